@@ -1,0 +1,1 @@
+"""Officials with a jurisdiction, phone accounts (venue owners and staff), sessions, audit."""

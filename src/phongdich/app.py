@@ -1,0 +1,96 @@
+"""The application factory. Nothing happens at import time: ``create_app(settings)`` builds the
+engine, the session factory, the routers and the delivery loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import RequestResponseEndpoint
+
+from phongdich.config import Settings, get_settings
+from phongdich.db.session import make_engine, make_sessionmaker
+from phongdich.kit.errors import DomainError
+from phongdich.kit.i18n import t
+from phongdich.notify.adapters import make_adapter
+from phongdich.notify.tasks import DeliveryLoop
+from phongdich.web import deps
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = None
+        if settings.deliver_in_process:
+            loop = DeliveryLoop(factory, make_adapter(settings.notifier, settings.notify_file))
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="PhongDich API",
+        version="0.1.0",
+        description="Nền tảng phòng, chống dịch — điểm kiểm dịch, khai báo y tế, truy vết.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+
+    @app.middleware("http")
+    async def language_and_csrf_cookie(
+        request: Request, call_next: RequestResponseEndpoint
+    ) -> Response:
+        request.state.lang = deps.language_of(request, settings.default_language)
+        csrf = request.cookies.get(deps.CSRF_COOKIE) or deps.new_csrf_token()
+        request.state.csrf = csrf
+        request.state.principal = None
+        response = await call_next(request)
+        cookie_args: dict[str, Any] = {"samesite": "lax", "secure": settings.secure_cookies}
+        if deps.CSRF_COOKIE not in request.cookies:
+            response.set_cookie(deps.CSRF_COOKIE, csrf, httponly=False, **cookie_args)
+        if request.query_params.get("lang") in ("vi", "en"):
+            response.set_cookie(
+                deps.LANG_COOKIE, request.state.lang, max_age=31_536_000, **cookie_args
+            )
+        return response
+
+    from phongdich.web.errors import domain_error_handler, validation_error_handler
+
+    app.add_exception_handler(DomainError, domain_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+
+    from phongdich.accounts.routes import router as accounts_router
+    from phongdich.checkpoints.routes import router as checkpoints_router
+    from phongdich.geo.routes import router as geo_router
+    from phongdich.web.pages import router as pages_router
+
+    app.include_router(accounts_router, prefix="/api/v1")
+    app.include_router(geo_router, prefix="/api/v1")
+    app.include_router(checkpoints_router, prefix="/api/v1")
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "message": t("status.active", "vi")})
+
+    return app

@@ -1,0 +1,1 @@
+"""Micro-benchmarks for the heavy batch jobs (``run(...) -> dict`` per module)."""

@@ -1,0 +1,1 @@
+"""Checkpoints ("điểm kiểm dịch"): registration, entrances with signed QR codes, posters."""

@@ -1,0 +1,216 @@
+"""The ``phongdich`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from phongdich.config import get_settings
+
+app = typer.Typer(help="PhongDich — nền tảng phòng, chống dịch.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+units_app = typer.Typer(help="Administrative units.", no_args_is_help=True)
+notify_app = typer.Typer(help="Outgoing messages.", no_args_is_help=True)
+officials_app = typer.Typer(help="Official accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(units_app, name="units")
+app.add_typer(notify_app, name="notify")
+app.add_typer(officials_app, name="officials")
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    from phongdich.db.session import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    reload: bool = False,
+) -> None:
+    """Run the web server (migrate the database first with ``phongdich db upgrade``)."""
+    import uvicorn
+
+    uvicorn.run(
+        "phongdich.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from phongdich.db.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION ('base' empties the schema)."""
+    from phongdich.db.migrate import downgrade
+
+    downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@units_app.command("import")
+def units_import(file: Path) -> None:
+    """Import (or update) a unit tree from CSV or JSON; all or nothing."""
+    from phongdich.geo.tasks import import_file
+    from phongdich.geo.tree import TreeError
+
+    if not file.exists():
+        _fail(f"no such file: {file}")
+    try:
+        result = import_file(_factory(), file)
+    except TreeError as exc:
+        typer.secho("import refused, nothing was changed:", fg=typer.colors.RED, err=True)
+        for problem in exc.problems[:50]:
+            typer.echo(f"  - {problem}", err=True)
+        if len(exc.problems) > 50:
+            typer.echo(f"  … and {len(exc.problems) - 50} more", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(result.model_dump_json())
+
+
+@units_app.command("load-default")
+def units_load_default() -> None:
+    """Load the current official list (34 provinces, 3,321 communes)."""
+    from phongdich.geo.tasks import load_default
+
+    typer.echo(load_default(_factory()).model_dump_json())
+
+
+@officials_app.command("create")
+def officials_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, province, district, commune or health")],
+    unit: Annotated[str | None, typer.Option(help="jurisdiction unit code")] = None,
+    full_name: str = "",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
+) -> None:
+    """Create an official account."""
+    from phongdich.accounts.service import AccountService
+    from phongdich.db.session import unit_of_work
+    from phongdich.kit.errors import DomainError
+    from phongdich.kit.i18n import t
+
+    try:
+        with unit_of_work(_factory()) as session:
+            official = AccountService(session, get_settings()).create_official(
+                username, password, full_name, role, unit
+            )
+            typer.echo(f"created official {official.username} (id {official.id})")
+    except DomainError as exc:
+        _fail(t(exc.message_key, "vi", **exc.params))
+
+
+@notify_app.command("deliver")
+def notify_deliver() -> None:
+    """Deliver pending outbox messages with the configured adapter."""
+    from phongdich.notify.adapters import make_adapter
+    from phongdich.notify.tasks import deliver_pending
+
+    s = get_settings()
+    typer.echo(f"sent {deliver_pending(_factory(), make_adapter(s.notifier, s.notify_file))}")
+
+
+@app.command()
+def posters(
+    unit: Annotated[str, typer.Option("--unit", help="unit code: every checkpoint under it")],
+    output: Annotated[Path, typer.Option("-o", "--output", help=".zip or .pdf")],
+    processes: Annotated[int | None, typer.Option(help="worker processes")] = None,
+) -> None:
+    """Export the posters of every active checkpoint under a unit (ZIP of PDFs, or one PDF)."""
+    from tqdm import tqdm
+
+    from phongdich.checkpoints.posters import render_posters, render_zip
+    from phongdich.checkpoints.service import CheckpointService
+    from phongdich.kit.errors import DomainError
+    from phongdich.kit.i18n import t
+
+    factory = _factory()
+    with factory() as session:
+        service = CheckpointService(session, get_settings())
+        try:
+            service.units.require(unit)
+        except DomainError as exc:
+            _fail(t(exc.message_key, "vi", **exc.params))
+        total = service.count_printable(unit)
+        tmp = output.with_name(output.name + ".part")
+        with tqdm(total=total, unit="checkpoint", file=sys.stderr) as bar, tmp.open("wb") as fh:
+            if output.suffix.lower() == ".pdf":
+
+                def specs():  # type: ignore[no-untyped-def]
+                    for _name, group in service.poster_groups(unit):
+                        bar.update(1)
+                        yield from group
+
+                pages = render_posters(specs(), fh)
+            else:
+
+                def advance(n: int) -> None:
+                    bar.update(n)
+
+                pages = render_zip(
+                    service.poster_groups(unit),
+                    fh,
+                    processes=processes,
+                    progress=advance,
+                )
+        tmp.replace(output)
+    typer.echo(f"{pages} posters written to {output}")
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = False,
+    checkpoints: int = 400,
+) -> None:
+    """Create (once) a demo province: units, officials, owners and hundreds of checkpoints."""
+    from phongdich.demo import seed
+
+    logins = seed(_factory(), get_settings(), checkpoints=checkpoints)
+    typer.echo(logins)
+    if serve_after:
+        serve()
+
+
+@app.command()
+def bench(
+    name: str,
+    count: int = 2000,
+    processes: int | None = None,
+) -> None:
+    """Run one benchmark; the last line printed is a JSON object."""
+    if name == "posters":
+        from phongdich.bench.posters import run
+
+        result = run(count=count, processes=processes)
+    else:
+        _fail(f"unknown benchmark {name!r}; known: posters")
+        return
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,194 @@
+"""A demo province for trying the platform: Hà Nội with officials, owners and checkpoints.
+
+Seeding is idempotent: a database that already has the demo administrator is left alone.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from phongdich.accounts.models import PhoneAccount
+from phongdich.accounts.repository import AccountRepository
+from phongdich.accounts.service import AccountService, Principal
+from phongdich.checkpoints.schemas import CheckpointCreate
+from phongdich.checkpoints.service import CheckpointService
+from phongdich.config import Settings
+from phongdich.db.migrate import upgrade
+from phongdich.db.session import unit_of_work
+from phongdich.geo.repository import UnitRepository
+from phongdich.geo.service import UnitService
+from phongdich.kit.clock import utcnow
+
+PROVINCE = "01"  # Thành phố Hà Nội
+PASSWORD = "phongdich-demo"  # noqa: S105 - demo data only, printed on purpose
+OFFICIALS = [
+    ("admin", "admin", None, "Quản trị hệ thống"),
+    ("hanoi", "province", PROVINCE, "Nguyễn Thị Hà (Sở TT&TT Hà Nội)"),
+    ("yte.hanoi", "health", PROVINCE, "Trần Văn Minh (Sở Y tế Hà Nội)"),
+    ("badinh", "commune", "00004", "Lê Thu Trang (UBND phường Ba Đình)"),
+    ("hoankiem", "commune", "00070", "Phạm Quốc Hùng (UBND phường Hoàn Kiếm)"),
+]
+OWNERS = [
+    ("0912345678", "Nguyễn Văn An"),
+    ("0987654321", "Trần Thị Bích"),
+    ("0356789012", "Lê Hoàng Nam"),
+    ("0708123456", "Phạm Thị Lan"),
+    ("0834567890", "Vũ Đức Thắng"),
+]
+VENUES = [
+    ("market", "Chợ {place}", ["Cổng chính", "Cổng phụ"]),
+    ("supermarket", "Siêu thị WinMart {place}", ["Cửa vào"]),
+    ("school", "Trường THCS {place}", ["Cổng trường", "Hội trường"]),
+    ("school", "Trường Tiểu học {place}", ["Cổng trường"]),
+    ("hospital", "Trạm Y tế phường {place}", ["Cửa chính"]),
+    ("pharmacy", "Nhà thuốc Long Châu {place}", ["Cửa hàng"]),
+    ("restaurant", "Phở Thìn {place}", ["Cửa hàng"]),
+    ("restaurant", "Cà phê Cộng {place}", ["Tầng 1", "Tầng 2"]),
+    ("office", "UBND phường {place}", ["Cổng chính", "Phòng họp tầng 2", "Bộ phận một cửa"]),
+    ("office", "Công an phường {place}", ["Cổng chính"]),
+    ("lodging", "Khách sạn {place} Star", ["Sảnh lễ tân"]),
+    ("lodging", "Nhà trọ số {n} {place}", ["Cổng"]),
+    ("station", "Điểm đón xe buýt {place}", ["Nhà chờ"]),
+    ("factory", "Xưởng may {place}", ["Cổng bảo vệ", "Nhà ăn"]),
+    ("construction", "Công trường nhà ở xã hội {place}", ["Cổng công trường"]),
+    ("religious_site", "Chùa {place}", ["Cổng tam quan"]),
+    ("residential", "Tổ dân phố số {n} {place}", ["Nhà văn hoá"]),
+    ("meeting_hall", "Nhà văn hoá khu dân cư {place}", ["Hội trường"]),
+    ("tourist_site", "Khu di tích {place}", ["Cổng bán vé"]),
+]
+STREETS = [
+    "Phố Huế",
+    "Hàng Bài",
+    "Lý Thường Kiệt",
+    "Kim Mã",
+    "Đội Cấn",
+    "Nguyễn Trãi",
+    "Láng Hạ",
+    "Giải Phóng",
+    "Trần Duy Hưng",
+    "Hoàng Quốc Việt",
+    "Xuân Thuỷ",
+    "Minh Khai",
+]
+
+
+def seed(factory: sessionmaker[Session], settings: Settings, checkpoints: int = 400) -> str:
+    upgrade(settings.database_url)
+    with unit_of_work(factory) as session:
+        if UnitRepository(session).count() == 0:
+            UnitService(session).load_default()
+    with unit_of_work(factory) as session:
+        if AccountRepository(session).official_by_username("admin") is None:
+            _seed(session, settings, checkpoints)
+    return logins(settings)
+
+
+def _seed(session: Session, settings: Settings, count: int) -> None:
+    rng = random.Random(2021)
+    accounts = AccountService(session, settings)
+    officials = {
+        username: accounts.create_official(username, PASSWORD, name, role, unit)
+        for username, role, unit, name in OFFICIALS
+    }
+    owners = []
+    for phone, name in OWNERS:
+        owner = PhoneAccount(phone=phone, full_name=name)
+        AccountRepository(session).add(owner)
+        owners.append(owner)
+    communes = [u for u in UnitRepository(session).children(PROVINCE)]
+    focus = [u for u in communes if u.code in ("00004", "00070")]
+    service = CheckpointService(session, settings)
+    made = 0
+    with tqdm(total=count, desc="demo checkpoints", unit="cp") as bar:
+        while made < count:
+            commune = focus[made % 2] if made < 40 else rng.choice(communes)
+            vtype, pattern, entrances = rng.choice(VENUES)
+            place = commune.name.split(" ", 1)[1]
+            name = pattern.format(place=place, n=rng.randint(1, 40))
+            address = f"Số {rng.randint(1, 300)} {rng.choice(STREETS)}, {commune.name}, Hà Nội"
+            owner = owners[made % len(owners)]
+            data = CheckpointCreate(
+                name=name,
+                type=vtype,
+                address=address,
+                unit_code=commune.code,
+                capacity=rng.choice([None, 50, 100, 200, 500]),
+                entrances=entrances,
+                latitude=None,
+                longitude=None,
+            )
+            if service.repo.find_duplicate(commune.code, *_keys(name, address)) is not None:
+                continue
+            cp = service.register(owner, data)
+            made += 1
+            bar.update(1)
+            roll = rng.random()
+            official = Principal(kind="official", official=officials["hanoi"])
+            if made <= 6:
+                continue  # the first few stay "registered" for the commune officials to approve
+            if roll < 0.8:
+                service.apply(official, cp, "approve", "")
+            if 0.8 <= roll < 0.85:
+                service.apply(official, cp, "approve", "")
+                service.apply(
+                    official,
+                    cp,
+                    "suspend",
+                    "Không yêu cầu người ra vào quét mã QR sau 3 lần nhắc nhở",
+                )
+            elif 0.85 <= roll < 0.87:
+                service.apply(
+                    official, cp, "reject", "Trùng với điểm đã đăng ký của cơ quan chủ quản"
+                )
+    # A training session that is on now, and one that has ended.
+    now = utcnow()
+    for title, start, end in (
+        (
+            "Hội nghị tập huấn phòng chống dịch quý IV",
+            now - timedelta(hours=1),
+            now + timedelta(days=2),
+        ),
+        ("Hội thảo chuyển đổi số y tế cơ sở", now - timedelta(days=3), now + timedelta(minutes=1)),
+    ):
+        cp = service.register(
+            owners[0],
+            CheckpointCreate(
+                name=title,
+                type="event",
+                address="Hội trường UBND phường Ba Đình",
+                unit_code="00004",
+                starts_at=start,
+                ends_at=end,
+                capacity=120,
+                entrances=["Hội trường tầng 3"],
+            ),
+        )
+        service.apply(Principal(kind="official", official=officials["badinh"]), cp, "approve", "")
+        if end < now + timedelta(hours=1):
+            cp.ends_at = now - timedelta(days=1)  # the seminar is over: its QR has expired
+
+
+def _keys(name: str, address: str) -> tuple[str, str]:
+    from phongdich.kit.text import clean, fold
+
+    return fold(clean(name)), fold(clean(address))
+
+
+def logins(settings: Settings) -> str:
+    lines = [
+        "",
+        "PhongDich demo — Hà Nội",
+        f"  Mở / open: {settings.public_base_url}",
+        f"  Cán bộ (mật khẩu / password: {PASSWORD}):",
+    ]
+    lines += [f"    {u:<10} {role:<9} {name}" for u, role, _unit, name in OFFICIALS]
+    lines += [
+        "  Chủ cơ sở / venue owners: sign in with one of these phones; the SMS code is printed",
+        "  in this console:",
+    ]
+    lines += [f"    {phone}  {name}" for phone, name in OWNERS]
+    return "\n".join(lines)

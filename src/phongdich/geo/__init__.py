@@ -1,0 +1,1 @@
+"""Administrative units: a tree of any depth (province → [district →] commune)."""

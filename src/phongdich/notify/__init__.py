@@ -1,0 +1,1 @@
+"""Outgoing SMS / OTT / e-mail: written to an outbox in the same transaction, delivered after."""

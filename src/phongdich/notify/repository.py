@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from phongdich.notify.models import OutboxMessage
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, message: OutboxMessage) -> None:
+        self.session.add(message)
+
+    def pending(self, limit: int, max_attempts: int) -> Sequence[OutboxMessage]:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.attempts < max_attempts)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return self.session.scalars(stmt).all()
+
+    def latest_to(self, recipient: str, limit: int = 10) -> Sequence[OutboxMessage]:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def purge_sent_before(self, before: datetime) -> int:
+        stmt = delete(OutboxMessage).where(
+            OutboxMessage.status != "pending", OutboxMessage.created_at < before
+        )
+        return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]

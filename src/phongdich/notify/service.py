@@ -1,0 +1,20 @@
+"""The notifier interface domain code calls. It only writes the outbox, inside the caller's
+transaction: a request that fails sends nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from phongdich.notify.models import OutboxMessage
+from phongdich.notify.repository import OutboxRepository
+
+
+class Notifier:
+    def __init__(self, session: Session) -> None:
+        self.repo = OutboxRepository(session)
+
+    def sms(self, phone: str, body: str, purpose: str = "") -> None:
+        self.repo.add(OutboxMessage(channel="sms", recipient=phone, body=body, purpose=purpose))
+
+    def email(self, address: str, body: str, purpose: str = "") -> None:
+        self.repo.add(OutboxMessage(channel="email", recipient=address, body=body, purpose=purpose))

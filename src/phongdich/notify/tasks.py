@@ -1,0 +1,66 @@
+"""Delivering the outbox: ``phongdich notify deliver`` or the in-process loop of ``serve``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from phongdich.db.session import unit_of_work
+from phongdich.kit.clock import utcnow
+from phongdich.notify.adapters import DeliveryAdapter
+from phongdich.notify.repository import OutboxRepository
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def deliver_pending(
+    factory: sessionmaker[Session], adapter: DeliveryAdapter, batch: int = 100
+) -> int:
+    """Deliver pending messages; each batch commits; returns how many were sent."""
+    sent = 0
+    while True:
+        with unit_of_work(factory) as session:
+            messages = OutboxRepository(session).pending(batch, MAX_ATTEMPTS)
+            for message in messages:
+                message.attempts += 1
+                try:
+                    adapter.deliver(message)
+                except Exception as exc:  # an adapter failure must not stop the batch
+                    log.warning("delivery of message %s failed: %s", message.id, exc)
+                    message.last_error = str(exc)[:500]
+                    if message.attempts >= MAX_ATTEMPTS:
+                        message.status = "failed"
+                    continue
+                message.status = "sent"
+                message.sent_at = utcnow()
+                sent += 1
+        if len(messages) < batch:
+            return sent
+
+
+class DeliveryLoop:
+    """A daemon thread that delivers the outbox every ``interval`` seconds."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], adapter: DeliveryAdapter, interval: float = 1.0
+    ) -> None:
+        self.factory, self.adapter, self.interval = factory, adapter, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                deliver_pending(self.factory, self.adapter)
+            except Exception:
+                log.exception("outbox delivery failed")

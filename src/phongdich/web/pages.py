@@ -1,0 +1,416 @@
+"""Server-rendered pages. Handlers stay thin: the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from phongdich.accounts.routes import client_ip, set_session_cookie
+from phongdich.accounts.service import AccountService
+from phongdich.checkpoints import rules
+from phongdich.checkpoints.repository import CheckpointFilter
+from phongdich.checkpoints.schemas import CheckpointCreate
+from phongdich.checkpoints.service import CheckpointService, DuplicateCheckpoint, QrInvalid
+from phongdich.geo.repository import UnitRepository
+from phongdich.kit.clock import parse_local
+from phongdich.kit.errors import DomainError
+from phongdich.kit.i18n import t
+from phongdich.kit.pagination import PageParams
+from phongdich.web.deps import (
+    SESSION_COOKIE,
+    AccountDep,
+    OfficialDep,
+    OptionalPrincipal,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    csrf_protect,
+)
+from phongdich.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def message_of(request: Request, exc: DomainError) -> str:
+    return t(exc.message_key, request.state.lang, **exc.params)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, principal: OptionalPrincipal) -> Response:
+    return render(request, "home.html", {})
+
+
+# Officials -----------------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/officials/checkpoints") -> Response:
+    return render(request, "login.html", {"next": next, "error": None, "username": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/officials/checkpoints",
+) -> Response:
+    service = AccountService(db, settings)
+    try:
+        official = service.authenticate_official(username, password)
+    except DomainError as exc:
+        if exc.keep_changes:
+            db.commit()
+        return render(
+            request,
+            "login.html",
+            {"next": next, "error": message_of(request, exc), "username": username},
+            status_code=exc.status_code,
+        )
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = redirect(target)
+    set_session_cookie(response, service.start_session("official", official.id), settings)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    AccountService(db, settings).end_session(request.cookies.get(SESSION_COOKIE))
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# Phone sign-in (venue owners and staff) --------------------------------------------------------
+@router.get("/owner/signin", response_class=HTMLResponse)
+def owner_signin_form(request: Request) -> Response:
+    return render(request, "owner_signin.html", {"step": "phone", "phone": "", "error": None})
+
+
+@router.post("/owner/signin", response_class=HTMLResponse)
+def owner_request_code(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    phone: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    try:
+        normalized, _ = AccountService(db, settings).request_code(phone, client_ip(request))
+    except DomainError as exc:
+        return render(
+            request,
+            "owner_signin.html",
+            {"step": "phone", "phone": phone, "error": message_of(request, exc)},
+            status_code=exc.status_code,
+        )
+    return render(
+        request, "owner_signin.html", {"step": "code", "phone": normalized, "error": None}
+    )
+
+
+@router.post("/owner/verify", response_class=HTMLResponse)
+def owner_verify(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    phone: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+    full_name: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    service = AccountService(db, settings)
+    try:
+        account = service.verify_code(phone, code, full_name)
+    except DomainError as exc:
+        if exc.keep_changes:
+            db.commit()
+        return render(
+            request,
+            "owner_signin.html",
+            {
+                "step": "code",
+                "phone": phone,
+                "full_name": full_name,
+                "error": message_of(request, exc),
+            },
+            status_code=exc.status_code,
+        )
+    response = redirect("/owner")
+    set_session_cookie(response, service.start_session("phone", account.id), settings)
+    return response
+
+
+@router.get("/owner", response_class=HTMLResponse)
+def owner_home(
+    request: Request,
+    account: AccountDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    page: int = Query(default=1, ge=1),
+) -> Response:
+    service = CheckpointService(db, settings)
+    result = service.list_for_account(account, PageParams(page, 50))
+    names = service.repo.unit_names({c.unit_code for c in result.items})
+    return render(request, "owner_home.html", {"result": result, "unit_names": names})
+
+
+def _register_context(db: SessionDep, form: dict[str, Any], error: str | None) -> dict[str, Any]:
+    units = UnitRepository(db)
+    province = str(form.get("province") or "")
+    return {
+        "form": form,
+        "error": error,
+        "provinces": units.children(None),
+        "communes": units.children(province) if province else [],
+    }
+
+
+@router.get("/owner/checkpoints/new", response_class=HTMLResponse)
+def register_form(
+    request: Request,
+    account: AccountDep,
+    db: SessionDep,
+    province: str = Query(default="", max_length=16),
+) -> Response:
+    form = {"province": province, "type": "office", "entrances": "Cổng chính"}
+    return render(request, "checkpoint_new.html", _register_context(db, form, None))
+
+
+@router.post("/owner/checkpoints/new", response_class=HTMLResponse)
+def register(
+    request: Request,
+    account: AccountDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    type: Annotated[str, Form(max_length=30)] = "other",
+    address: Annotated[str, Form(max_length=1000)] = "",
+    province: Annotated[str, Form(max_length=16)] = "",
+    unit_code: Annotated[str, Form(max_length=32)] = "",
+    capacity: Annotated[str, Form(max_length=12)] = "",
+    latitude: Annotated[str, Form(max_length=30)] = "",
+    longitude: Annotated[str, Form(max_length=30)] = "",
+    starts_at: Annotated[str, Form(max_length=30)] = "",
+    ends_at: Annotated[str, Form(max_length=30)] = "",
+    entrances: Annotated[str, Form(max_length=5000)] = "Cổng chính",
+) -> Response:
+    form = dict(
+        name=name,
+        type=type,
+        address=address,
+        province=province,
+        unit_code=unit_code,
+        capacity=capacity,
+        latitude=latitude,
+        longitude=longitude,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        entrances=entrances,
+    )
+    lang = request.state.lang
+    try:
+        data = CheckpointCreate(
+            name=name,
+            type=type,
+            address=address,
+            unit_code=unit_code,
+            capacity=int(capacity) if capacity.strip() else None,
+            latitude=float(latitude) if latitude.strip() else None,
+            longitude=float(longitude) if longitude.strip() else None,
+            starts_at=parse_local(starts_at) if starts_at.strip() else None,
+            ends_at=parse_local(ends_at) if ends_at.strip() else None,
+            entrances=[line for line in entrances.splitlines() if line.strip()],
+        )
+    except ValueError:
+        return render(
+            request,
+            "checkpoint_new.html",
+            _register_context(db, form, t("error.invalid", lang)),
+            status_code=422,
+        )
+    service = CheckpointService(db, settings)
+    try:
+        cp = service.register(account, data)
+    except DuplicateCheckpoint as exc:
+        ctx = _register_context(db, form, message_of(request, exc))
+        ctx["existing"] = {"id": exc.existing_id, "code": exc.existing_code}
+        return render(request, "checkpoint_new.html", ctx, status_code=409)
+    except DomainError as exc:
+        return render(
+            request,
+            "checkpoint_new.html",
+            _register_context(db, form, message_of(request, exc)),
+            status_code=exc.status_code,
+        )
+    return redirect(f"/checkpoints/{cp.id}")
+
+
+# Checkpoint detail, shared by owners, staff and officials ---------------------------------------
+@router.get("/checkpoints/{checkpoint_id}", response_class=HTMLResponse)
+def checkpoint_detail(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    error: str | None = None,
+) -> Response:
+    service = CheckpointService(db, settings)
+    cp, role = service.get_for(principal, checkpoint_id)
+    members = service.repo.members(cp.id) if role in ("owner", "official") else []
+    if role == "official" and members:
+        service.accounts.audit(principal, "read_members", "checkpoint", cp.id)
+    entrances = [(e, service.qr_url(e)) for e in service.repo.entrances(cp.id)]
+    return render(
+        request,
+        "checkpoint_detail.html",
+        {
+            "cp": cp,
+            "role": role,
+            "entrances": entrances,
+            "members": members,
+            "events": service.repo.events(cp.id),
+            "unit_path": service.units.path(cp.unit_code),
+            "actions": _actions_for(
+                cp.status, role, principal.official.role if principal.official else ""
+            ),
+            "error": error,
+        },
+    )
+
+
+def _actions_for(status: str, role: str, official_role: str) -> list[str]:
+    actor = "health" if official_role == "health" else ("official" if role == "official" else role)
+    return [
+        action
+        for action, (frm, _to, actors, _r) in rules.TRANSITIONS.items()
+        if status in frm and actor in actors
+    ]
+
+
+@router.post("/checkpoints/{checkpoint_id}/action", response_class=HTMLResponse)
+def checkpoint_action(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    action: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    service = CheckpointService(db, settings)
+    cp = service.get(checkpoint_id)
+    try:
+        service.apply(principal, cp, action, reason)
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return checkpoint_detail(
+            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
+        )
+    return redirect(f"/checkpoints/{checkpoint_id}")
+
+
+@router.post("/checkpoints/{checkpoint_id}/entrances", response_class=HTMLResponse)
+def checkpoint_add_entrance(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    kind: Annotated[str, Form(max_length=10)] = "entrance",
+) -> Response:
+    service = CheckpointService(db, settings)
+    try:
+        service.add_entrance(principal, service.get(checkpoint_id), name, kind)
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return checkpoint_detail(
+            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
+        )
+    return redirect(f"/checkpoints/{checkpoint_id}")
+
+
+@router.post("/checkpoints/{checkpoint_id}/staff", response_class=HTMLResponse)
+def checkpoint_add_staff(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    phone: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    service = CheckpointService(db, settings)
+    try:
+        service.add_staff(principal, service.get(checkpoint_id), phone)
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return checkpoint_detail(
+            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
+        )
+    return redirect(f"/checkpoints/{checkpoint_id}")
+
+
+# Officials' list ----------------------------------------------------------------------------
+@router.get("/officials/checkpoints", response_class=HTMLResponse)
+def official_list(
+    request: Request,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    unit: str = Query(default="", max_length=16),
+    status: str = Query(default="", max_length=12),
+    type: str = Query(default="", max_length=20),
+    q: str = Query(default="", max_length=200),
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> Response:
+    service = CheckpointService(db, settings)
+    f = CheckpointFilter(
+        unit_code=unit or None,
+        status=status if status in rules.STATUSES else None,
+        type=type if type in rules.TYPES else None,
+        query=q or None,
+    )
+    result = service.list_for_official(official, f, PageParams(page, 50))
+    names = service.repo.unit_names({c.unit_code for c in result.items})
+    scope = unit or official.unit_code
+    units = UnitRepository(db)
+    return render(
+        request,
+        "official_list.html",
+        {
+            "result": result,
+            "unit_names": names,
+            "filters": {"unit": unit, "status": status, "type": type, "q": q},
+            "scope": units.get(scope) if scope else None,
+            "children": units.children(scope) if scope else units.children(None),
+        },
+    )
+
+
+# Scanning a poster ------------------------------------------------------------------------------
+@router.get("/c/{token}", response_class=HTMLResponse)
+def scan_landing(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        result = CheckpointService(db, settings).resolve_token(token)
+    except QrInvalid as exc:
+        return render(
+            request,
+            "scan.html",
+            {"result": None, "message": message_of(request, exc)},
+            status_code=400,
+        )
+    return render(
+        request, "scan.html", {"result": result, "message": result.message(request.state.lang)}
+    )

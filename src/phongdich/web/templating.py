@@ -1,0 +1,57 @@
+"""Jinja2 environment with the translation and date helpers every template uses."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from phongdich.checkpoints.rules import TYPES
+from phongdich.kit.clock import fmt_local
+from phongdich.kit.i18n import t
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["fmt_local"] = fmt_local
+    env.globals["CHECKPOINT_TYPES"] = TYPES
+    return env
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    lang = getattr(request.state, "lang", "vi")
+
+    def tr(key: str, **params: Any) -> str:
+        return t(key, lang, **params)
+
+    def ui(vi: str, en: str) -> str:
+        return en if lang == "en" else vi
+
+    html = (
+        environment()
+        .get_template(name)
+        .render(
+            request=request,
+            lang=lang,
+            t=tr,
+            ui=ui,
+            csrf=getattr(request.state, "csrf", ""),
+            principal=getattr(request.state, "principal", None),
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status_code)
