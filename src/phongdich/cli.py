@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.config import get_settings
 
@@ -22,10 +25,16 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(officials_app, name="officials")
 
 
-def _factory():  # type: ignore[no-untyped-def]
+@contextmanager
+def _factory() -> Iterator[sessionmaker[Session]]:
+    """A session factory for one command; its engine is disposed when the command ends."""
     from phongdich.db.session import make_engine, make_sessionmaker
 
-    return make_sessionmaker(make_engine(get_settings().database_url))
+    engine = make_engine(get_settings().database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def _fail(message: str) -> None:
@@ -81,7 +90,8 @@ def units_import(file: Path) -> None:
     if not file.exists():
         _fail(f"no such file: {file}")
     try:
-        result = import_file(_factory(), file)
+        with _factory() as factory:
+            result = import_file(factory, file)
     except TreeError as exc:
         typer.secho("import refused, nothing was changed:", fg=typer.colors.RED, err=True)
         for problem in exc.problems[:50]:
@@ -97,7 +107,8 @@ def units_load_default() -> None:
     """Load the current official list (34 provinces, 3,321 communes)."""
     from phongdich.geo.tasks import load_default
 
-    typer.echo(load_default(_factory()).model_dump_json())
+    with _factory() as factory:
+        typer.echo(load_default(factory).model_dump_json())
 
 
 @officials_app.command("create")
@@ -115,7 +126,7 @@ def officials_create(
     from phongdich.kit.i18n import t
 
     try:
-        with unit_of_work(_factory()) as session:
+        with _factory() as factory, unit_of_work(factory) as session:
             official = AccountService(session, get_settings()).create_official(
                 username, password, full_name, role, unit
             )
@@ -131,7 +142,8 @@ def notify_deliver() -> None:
     from phongdich.notify.tasks import deliver_pending
 
     s = get_settings()
-    typer.echo(f"sent {deliver_pending(_factory(), make_adapter(s.notifier, s.notify_file))}")
+    with _factory() as factory:
+        typer.echo(f"sent {deliver_pending(factory, make_adapter(s.notifier, s.notify_file))}")
 
 
 @app.command()
@@ -148,8 +160,7 @@ def posters(
     from phongdich.kit.errors import DomainError
     from phongdich.kit.i18n import t
 
-    factory = _factory()
-    with factory() as session:
+    with _factory() as factory, factory() as session:
         service = CheckpointService(session, get_settings())
         try:
             service.units.require(unit)
@@ -189,7 +200,8 @@ def demo(
     """Create (once) a demo province: units, officials, owners and hundreds of checkpoints."""
     from phongdich.demo import seed
 
-    logins = seed(_factory(), get_settings(), checkpoints=checkpoints)
+    with _factory() as factory:
+        logins = seed(factory, get_settings(), checkpoints=checkpoints)
     typer.echo(logins)
     if serve_after:
         serve()

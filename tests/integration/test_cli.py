@@ -1,0 +1,209 @@
+"""The phongdich command against a fresh database on each backend: unit imports, demo, posters."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from phongdich.checkpoints.models import Checkpoint
+from phongdich.checkpoints.service import CheckpointService
+from phongdich.cli import app
+from phongdich.config import Settings, get_settings
+from phongdich.db.migrate import upgrade
+from phongdich.db.session import make_engine, make_sessionmaker
+from phongdich.geo.models import AdminUnit, UnitClosure
+from phongdich.geo.repository import UnitRepository
+from tests.support.pgserver import PgServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        name = f"cli_{uuid.uuid4().hex[:10]}"
+        server.create_database(name)
+        url = server.url(name)
+    upgrade(url)
+    monkeypatch.setenv("PHONGDICH_DATABASE_URL", url)
+    monkeypatch.setenv("PHONGDICH_PUBLIC_BASE_URL", "https://phongdich.example.vn")
+    monkeypatch.setenv("PHONGDICH_NOTIFIER", "none")
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        units = s.scalar(select(func.count()).select_from(AdminUnit)) or 0
+        pairs = s.scalar(select(func.count()).select_from(UnitClosure)) or 0
+    engine.dispose()
+    return units, pairs
+
+
+def three_level_csv(
+    path: Path, provinces: int = 63, districts: int = 11, communes: int = 15
+) -> int:
+    """A tree shaped like 2021's: 63 provinces, ~700 districts, ~10,400 communes."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["code", "name", "level_name", "parent_code"])
+        n = 0
+        for p in range(1, provinces + 1):
+            w.writerow([f"{p:02d}", f"Tỉnh Thử Nghiệm {p}", "Tỉnh", ""])
+            for d in range(districts):
+                dcode = f"{p:02d}{d:03d}"
+                w.writerow([dcode, f"Huyện Đông Hưng {p}-{d}", "Huyện", f"{p:02d}"])
+                for c in range(communes):
+                    w.writerow([f"{dcode}{c:03d}", f"Xã Thượng Điền {p}-{d}-{c}", "Xã", dcode])
+                    n += 1
+    return n
+
+
+def test_import_three_level_tree_is_idempotent(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "units-2021.csv"
+    communes = three_level_csv(path)
+    code, out = run("units", "import", str(path))
+    assert code == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    total = 63 + 63 * 11 + communes
+    assert result == {"rows": total, "created": total, "updated": 0, "total_units": total}
+    assert counts(db_url) == (total, 63 + 2 * 63 * 11 + 3 * communes)
+    code, out = run("units", "import", str(path))
+    assert code == 0
+    assert json.loads(out.strip().splitlines()[-1])["created"] == 0
+    assert json.loads(out.strip().splitlines()[-1])["updated"] == 0
+    assert counts(db_url)[0] == total
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        repo = UnitRepository(s)
+        assert repo.is_within("05003007", "05")
+        assert repo.is_within("05003007", "05003")
+        assert not repo.is_within("05003007", "06")
+        assert [u.code for u in repo.ancestors("05003007")] == ["05", "05003", "05003007"]
+        below = s.scalars(repo.subtree_codes("05003")).all()
+        assert len(below) == 1 + 15
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "code,name,level_name,parent_code\n01,Hà Nội,Thành phố,\n001,Ba Đình,Quận,99\n",
+            "unknown parent 99",
+        ),
+        (
+            "code,name,level_name,parent_code\n01,Hà Nội,Thành phố,\n01,Hà Nội 2,Thành phố,\n",
+            "duplicate code 01",
+        ),
+        ("code,name,level_name,parent_code\nA,A,Tỉnh,B\nB,B,Huyện,A\n", "cycle"),
+        ("code,name,level_name,parent_code\n01,,Thành phố,\n", "name must have"),
+        ("code,name\n01,Hà Nội\n", "missing column"),
+    ],
+)
+def test_bad_unit_files_import_nothing(
+    db_url: str, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    code, out = run("units", "import", str(path))
+    assert code == 1
+    assert "import refused, nothing was changed" in out
+    assert message in out
+    assert counts(db_url) == (0, 0)
+
+
+def test_json_import_and_missing_file(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "tree.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "code": "79",
+                    "name": "Thành phố Hồ Chí Minh",
+                    "level_name": "Thành phố",
+                    "children": [
+                        {"code": "26734", "name": "Phường Sài Gòn", "level_name": "Phường"}
+                    ],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    code, out = run("units", "import", str(path))
+    assert code == 0, out
+    assert counts(db_url) == (2, 3)
+    code, out = run("units", "import", str(tmp_path / "nope.csv"))
+    assert code == 1
+    assert "no such file" in out
+
+
+def test_demo_then_poster_export_decodes(db_url: str, tmp_path: Path) -> None:
+    code, out = run("demo", "--checkpoints", "30")
+    assert code == 0, out
+    assert "phongdich-demo" in out
+    assert "badinh" in out
+    # Seeding twice changes nothing.
+    code, _ = run("demo", "--checkpoints", "30")
+    assert code == 0
+    out_zip = tmp_path / "ba-dinh.zip"
+    code, out = run("posters", "--unit", "00004", "-o", str(out_zip), "--processes", "2")
+    assert code == 0, out
+    settings = Settings(database_url=db_url, public_base_url="https://phongdich.example.vn")
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        expected = {
+            c.code
+            for c in s.scalars(
+                select(Checkpoint).where(
+                    Checkpoint.unit_code == "00004", Checkpoint.status == "active"
+                )
+            )
+        }
+        service = CheckpointService(s, settings)
+        decoded = 0
+        with zipfile.ZipFile(out_zip) as zf:
+            assert {n.removesuffix(".pdf") for n in zf.namelist()} == expected
+            for name in zf.namelist():
+                doc = pdfium.PdfDocument(io.BytesIO(zf.read(name)))
+                for page in doc:
+                    image = page.render(scale=1.0).to_pil()
+                    [barcode] = zxingcpp.read_barcodes(image)
+                    assert barcode.text.startswith("https://phongdich.example.vn/c/")
+                    scan = service.resolve_token(barcode.text.rsplit("/", 1)[1])
+                    assert scan.checkpoint.code == name.removesuffix(".pdf")
+                    assert scan.state in ("ok", "expired")
+                    decoded += 1
+                doc.close()
+    engine.dispose()
+    assert decoded >= len(expected) >= 1
+    assert f"{decoded} posters written" in out
+    # One multi-page PDF instead of a ZIP.
+    out_pdf = tmp_path / "ba-dinh.pdf"
+    code, out = run("posters", "--unit", "00004", "-o", str(out_pdf))
+    assert code == 0
+    assert len(pdfium.PdfDocument(out_pdf)) == decoded
+    code, out = run("posters", "--unit", "99999", "-o", str(tmp_path / "x.zip"))
+    assert code == 1
+    assert "99999" in out
