@@ -80,6 +80,7 @@ def _settings(url: str) -> Settings:
         environment="test",
         database_url=url,
         deliver_in_process=False,
+        schedule_in_process=False,
         notifier="none",
         public_base_url="http://testserver",
         secret_key="test-secret-" + "x" * 32,

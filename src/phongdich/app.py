@@ -18,6 +18,7 @@ from phongdich.config import Settings, get_settings
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.kit.errors import DomainError
 from phongdich.kit.i18n import t
+from phongdich.maintenance import Scheduler
 from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import DeliveryLoop
 from phongdich.web import deps
@@ -32,15 +33,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loop = None
+        workers: list[DeliveryLoop | Scheduler] = []
         if settings.deliver_in_process:
-            loop = DeliveryLoop(factory, make_adapter(settings.notifier, settings.notify_file))
-            loop.start()
+            workers.append(
+                DeliveryLoop(factory, make_adapter(settings.notifier, settings.notify_file))
+            )
+        if settings.schedule_in_process:
+            workers.append(Scheduler(factory))
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            if loop is not None:
-                loop.stop()
+            for worker in workers:
+                worker.stop()
             engine.dispose()
 
     app = FastAPI(

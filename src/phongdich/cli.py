@@ -147,6 +147,15 @@ def notify_deliver() -> None:
 
 
 @app.command()
+def purge() -> None:
+    """Apply the retention periods now (sessions, one-time codes, old outbox messages)."""
+    from phongdich.maintenance import purge_all
+
+    with _factory() as factory:
+        typer.echo(json.dumps(purge_all(factory)))
+
+
+@app.command()
 def posters(
     unit: Annotated[str, typer.Option("--unit", help="unit code: every checkpoint under it")],
     output: Annotated[Path, typer.Option("-o", "--output", help=".zip or .pdf")],
@@ -210,16 +219,24 @@ def demo(
 @app.command()
 def bench(
     name: str,
-    count: int = 2000,
+    count: Annotated[int | None, typer.Option(help="posters: 2000; checkpoints: 100000")] = None,
     processes: int | None = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
+    ] = None,
 ) -> None:
-    """Run one benchmark; the last line printed is a JSON object."""
+    """Run one benchmark (posters, checkpoints); the last line printed is a JSON object."""
+    result: dict[str, object]
     if name == "posters":
-        from phongdich.bench.posters import run
+        from phongdich.bench import posters as bench_posters
 
-        result = run(count=count, processes=processes)
+        result = bench_posters.run(count=count or 2000, processes=processes)
+    elif name == "checkpoints":
+        from phongdich.bench import checkpoints as bench_checkpoints
+
+        result = bench_checkpoints.run(count=count or 100_000, database_url=database_url)
     else:
-        _fail(f"unknown benchmark {name!r}; known: posters")
+        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints")
         return
     print(json.dumps(result, ensure_ascii=False))
 

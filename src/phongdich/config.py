@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     notifier: Literal["console", "file", "none"] = "console"
     notify_file: str = "phongdich-outbox.log"
     deliver_in_process: bool = True
+    # Hourly retention purges inside the server; turn off and run `phongdich purge` from cron
+    # when several server processes share one database.
+    schedule_in_process: bool = True
 
     # One-time SMS codes and sessions.
     otp_ttl_seconds: int = 300

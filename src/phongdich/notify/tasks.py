@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,3 +65,16 @@ class DeliveryLoop:
                 deliver_pending(self.factory, self.adapter)
             except Exception:
                 log.exception("outbox delivery failed")
+
+
+# Delivered or failed messages are kept 30 days for the operators' checks, then purged.
+OUTBOX_RETENTION_DAYS = 30
+
+
+def purge_job(factory: sessionmaker[Session], now: datetime | None = None) -> dict[str, int]:
+    now = now or utcnow()
+    with unit_of_work(factory) as session:
+        removed = OutboxRepository(session).purge_sent_before(
+            now - timedelta(days=OUTBOX_RETENTION_DAYS)
+        )
+    return {"outbox_messages": removed}

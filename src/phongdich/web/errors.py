@@ -25,6 +25,8 @@ def domain_error_handler(request: Request, exc: DomainError) -> Response:
         if exc.status_code == 401:
             from fastapi.responses import RedirectResponse
 
+            if request.url.path.startswith("/owner"):
+                return RedirectResponse("/owner/signin", status_code=303)
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render(request, "error.html", {"message": message}, status_code=exc.status_code)
     body: dict[str, object] = {"error": exc.code, "message": message}
