@@ -205,6 +205,8 @@ def posters(
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = False,
     checkpoints: int = 400,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> None:
     """Create (once) a demo province: units, officials, owners and hundreds of checkpoints."""
     from phongdich.demo import seed
@@ -213,7 +215,7 @@ def demo(
         logins = seed(factory, get_settings(), checkpoints=checkpoints)
     typer.echo(logins)
     if serve_after:
-        serve()
+        serve(host=host, port=port)
 
 
 @app.command()

@@ -144,8 +144,10 @@ def test_official_outside_jurisdiction_gets_403(env: Env, world: World, make_cli
     province = make_client()
     login_official(province, "hanoi")
     assert province.get(f"/api/v1/checkpoints/{cp['id']}").status_code == 200
+    # The province official's read of the owner's phone number is in the audit log.
     with env.session() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) >= 1
+        events = s.scalars(select(AuditEvent).where(AuditEvent.object_id == str(cp["id"]))).all()
+    assert [(e.actor, e.action) for e in events] == [(f"official:{world.hanoi.id}", "read_members")]
 
 
 def test_health_official_reads_but_does_not_decide(
@@ -248,6 +250,10 @@ def test_expired_event_checkpoint(env: Env, world: World, make_client: Any) -> N
         s.commit()
     scan = owner.get(f"/api/v1/scan/{token}").json()
     assert scan["state"] == "expired"
+    shown = owner.get(f"/api/v1/checkpoints/{cp['id']}").json()
+    assert shown["status"] == "active"
+    assert shown["display_status"] == "expired"
+    assert shown["status_label"] == "Hết hạn"
     assert scan["message"].startswith("Mã QR của sự kiện «Hội nghị tập huấn» đã hết hạn lúc")
 
 

@@ -56,3 +56,11 @@ def test_every_type_has_both_languages() -> None:
         assert vi
         assert en
         assert vi != en
+
+
+def test_display_status_marks_ended_events() -> None:
+    hour = timedelta(hours=1)
+    assert rules.display_status("active", NOW - hour, NOW) == "expired"
+    assert rules.display_status("active", NOW + hour, NOW) == "active"
+    assert rules.display_status("suspended", NOW - hour, NOW) == "suspended"
+    assert rules.display_status("active", None, NOW) == "active"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from phongdich.accounts.service import Principal
 from phongdich.checkpoints import rules
 from phongdich.checkpoints.models import Checkpoint
 from phongdich.checkpoints.posters import render_posters, render_zip
@@ -29,6 +30,7 @@ from phongdich.checkpoints.schemas import (
     TransitionIn,
 )
 from phongdich.checkpoints.service import CheckpointService
+from phongdich.kit.clock import utcnow
 from phongdich.kit.errors import Invalid
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import PageParams
@@ -47,6 +49,7 @@ router = APIRouter(tags=["checkpoints"], dependencies=[Depends(csrf_protect)])
 
 def to_out(cp: Checkpoint, lang: str, unit_names: dict[str, str]) -> CheckpointOut:
     vi, en = rules.TYPES[cp.type]
+    shown = rules.display_status(cp.status, cp.ends_at, utcnow())
     return CheckpointOut(
         id=cp.id,
         code=cp.code,
@@ -60,7 +63,8 @@ def to_out(cp: Checkpoint, lang: str, unit_names: dict[str, str]) -> CheckpointO
         longitude=cp.longitude,
         capacity=cp.capacity,
         status=cp.status,
-        status_label=t(f"status.{cp.status}", lang),
+        display_status=shown,
+        status_label=t(f"status.{shown}", lang),
         status_reason=cp.status_reason,
         starts_at=cp.starts_at,
         ends_at=cp.ends_at,
@@ -68,12 +72,15 @@ def to_out(cp: Checkpoint, lang: str, unit_names: dict[str, str]) -> CheckpointO
     )
 
 
-def detail(service: CheckpointService, cp: Checkpoint, role: str, lang: str) -> CheckpointDetail:
+def detail(
+    service: CheckpointService, cp: Checkpoint, principal: Principal, lang: str
+) -> CheckpointDetail:
+    role = service.role_of(principal, cp)
     base = to_out(cp, lang, service.repo.unit_names({cp.unit_code}))
     members = service.repo.members(cp.id)
     if role == "official":
         # Officials see the owner's and staff's phone numbers: a read of personal data.
-        service.accounts.audit(None, "read_members", "checkpoint", cp.id)
+        service.accounts.audit(principal, "read_members", "checkpoint", cp.id)
     return CheckpointDetail(
         **base.model_dump(),
         entrances=[
@@ -118,7 +125,7 @@ def register(
 ) -> CheckpointDetail:
     service = CheckpointService(db, settings)
     cp = service.register(account, body)
-    return detail(service, cp, "owner", lang)
+    return detail(service, cp, Principal(kind="phone", account=account), lang)
 
 
 @router.get(
@@ -192,8 +199,7 @@ def get_checkpoint(
     lang: LangDep,
 ) -> CheckpointDetail:
     service = CheckpointService(db, settings)
-    cp, role = service.get_for(principal, checkpoint_id)
-    return detail(service, cp, role, lang)
+    return detail(service, service.get(checkpoint_id), principal, lang)
 
 
 @router.post(
@@ -214,7 +220,7 @@ def transition(
         raise Invalid("error.unknown_action")
     service = CheckpointService(db, settings)
     cp = service.apply(principal, service.get(checkpoint_id), action, body.reason if body else "")
-    return detail(service, cp, service.role_of(principal, cp), lang)
+    return detail(service, cp, principal, lang)
 
 
 @router.post("/checkpoints/{checkpoint_id}/entrances", response_model=EntranceOut, status_code=201)

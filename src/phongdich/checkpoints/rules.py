@@ -93,3 +93,10 @@ def scan_state(
     if starts_at is not None and now < starts_at:
         return "not_started"
     return "ok"
+
+
+def display_status(status: str, ends_at: datetime | None, now: datetime) -> str:
+    """The status to show: an active checkpoint whose event has ended shows as expired."""
+    if status == ACTIVE and ends_at is not None and now >= ends_at:
+        return "expired"
+    return status

@@ -68,6 +68,7 @@ class CheckpointOut(BaseModel):
     longitude: float | None
     capacity: int | None
     status: str
+    display_status: str  # status, or "expired" for an active event that has ended
     status_label: str
     status_reason: str
     starts_at: datetime | None

@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from phongdich.checkpoints.rules import TYPES
-from phongdich.kit.clock import fmt_local
+from phongdich.checkpoints.rules import TYPES, display_status
+from phongdich.kit.clock import fmt_local, utcnow
 from phongdich.kit.i18n import t
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,6 +27,7 @@ def environment() -> Environment:
     )
     env.globals["fmt_local"] = fmt_local
     env.globals["CHECKPOINT_TYPES"] = TYPES
+    env.globals["display_status"] = lambda cp: display_status(cp.status, cp.ends_at, utcnow())
     return env
 
 
