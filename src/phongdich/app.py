@@ -18,9 +18,10 @@ from phongdich.config import Settings, get_settings
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.kit.errors import DomainError
 from phongdich.kit.i18n import t
-from phongdich.maintenance import Scheduler
+from phongdich.kit.periodic import Periodic
+from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import make_adapter
-from phongdich.notify.tasks import DeliveryLoop
+from phongdich.notify.tasks import deliver_pending
 from phongdich.web import deps
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -33,13 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[DeliveryLoop | Scheduler] = []
+        workers: list[Periodic] = []
         if settings.deliver_in_process:
+            adapter = make_adapter(settings.notifier, settings.notify_file)
             workers.append(
-                DeliveryLoop(factory, make_adapter(settings.notifier, settings.notify_file))
+                Periodic("outbox delivery", lambda: deliver_pending(factory, adapter), 1.0)
             )
         if settings.schedule_in_process:
-            workers.append(Scheduler(factory))
+            workers.append(Periodic("retention purge", lambda: purge_all(factory), 3600.0))
         for worker in workers:
             worker.start()
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,31 +39,6 @@ def deliver_pending(
                 sent += 1
         if len(messages) < batch:
             return sent
-
-
-class DeliveryLoop:
-    """A daemon thread that delivers the outbox every ``interval`` seconds."""
-
-    def __init__(
-        self, factory: sessionmaker[Session], adapter: DeliveryAdapter, interval: float = 1.0
-    ) -> None:
-        self.factory, self.adapter, self.interval = factory, adapter, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                deliver_pending(self.factory, self.adapter)
-            except Exception:
-                log.exception("outbox delivery failed")
 
 
 # Delivered or failed messages are kept 30 days for the operators' checks, then purged.
