@@ -81,10 +81,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return response
 
-    from phongdich.web.errors import domain_error_handler, validation_error_handler
+    from sqlalchemy.exc import IntegrityError
+
+    from phongdich.web.errors import (
+        domain_error_handler,
+        integrity_error_handler,
+        validation_error_handler,
+    )
 
     app.add_exception_handler(DomainError, domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, integrity_error_handler)  # type: ignore[arg-type]
 
     from phongdich.accounts.routes import router as accounts_router
     from phongdich.checkpoints.routes import router as checkpoints_router

@@ -13,6 +13,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.invalid": ("Dữ liệu không hợp lệ.", "Invalid data."),
     "error.invalid_fields": ("Dữ liệu không hợp lệ: {fields}.", "Invalid data: {fields}."),
     "error.conflict": ("Dữ liệu bị trùng.", "Conflict."),
+    "error.conflict_retry": (
+        "Dữ liệu vừa được người khác thay đổi, vui lòng thử lại.",
+        "Someone else changed this at the same time; please try again.",
+    ),
     "error.unauthenticated": ("Bạn cần đăng nhập.", "Please sign in."),
     "error.forbidden": (
         "Bạn không có quyền thực hiện thao tác này.",

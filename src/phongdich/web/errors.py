@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from phongdich.kit.errors import DomainError
 from phongdich.kit.i18n import t
@@ -54,3 +55,15 @@ def validation_error_handler(request: Request, exc: RequestValidationError) -> R
     return JSONResponse(
         {"error": "invalid", "message": message, "fields": details}, status_code=422
     )
+
+
+def integrity_error_handler(request: Request, exc: IntegrityError) -> Response:
+    """A unique constraint hit by two concurrent requests (the loser of a race the services'
+    checks could not see): the transaction is rolled back; the user can simply retry."""
+    lang = getattr(request.state, "lang", "vi")
+    message = t("error.conflict_retry", lang)
+    if wants_html(request):
+        from phongdich.web.templating import render
+
+        return render(request, "error.html", {"message": message}, status_code=409)
+    return JSONResponse({"error": "conflict", "message": message}, status_code=409)
