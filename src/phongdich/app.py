@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 Periodic("outbox delivery", lambda: deliver_pending(factory, adapter), 1.0)
             )
         if settings.schedule_in_process:
-            workers.append(Periodic("retention purge", lambda: purge_all(factory), 3600.0))
+            workers.append(
+                Periodic("retention purge", lambda: purge_all(factory, settings), 3600.0)
+            )
         for worker in workers:
             worker.start()
         try:
@@ -96,11 +98,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.accounts.routes import router as accounts_router
     from phongdich.checkpoints.routes import router as checkpoints_router
     from phongdich.geo.routes import router as geo_router
+    from phongdich.visits.routes import board_router as visit_board_router
+    from phongdich.visits.routes import router as visits_router
     from phongdich.web.pages import router as pages_router
 
     app.include_router(accounts_router, prefix="/api/v1")
     app.include_router(geo_router, prefix="/api/v1")
     app.include_router(checkpoints_router, prefix="/api/v1")
+    app.include_router(visits_router, prefix="/api/v1")
+    app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -152,7 +152,7 @@ def purge() -> None:
     from phongdich.maintenance import purge_all
 
     with _factory() as factory:
-        typer.echo(json.dumps(purge_all(factory)))
+        typer.echo(json.dumps(purge_all(factory, get_settings())))
 
 
 @app.command()

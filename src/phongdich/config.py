@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     login_failures_per_window: int = 10
     secure_cookies: bool = False
 
+    # Visits: a rescan of the same checkpoint within this many seconds is the same visit;
+    # visits and scans older than the retention period are purged.
+    visit_dedupe_seconds: int = 600
+    visit_retention_days: int = 30
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":

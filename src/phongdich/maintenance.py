@@ -1,24 +1,25 @@
-"""Scheduled jobs: retention purges of every domain, run hourly by ``serve`` and on demand by
-``phongdich purge`` (for a cron job when the in-process scheduler is turned off)."""
+"""Scheduled jobs: automatic check-outs and the retention purges of every domain, run hourly
+by ``serve`` and on demand by ``phongdich purge`` (for cron when the in-process scheduler is
+off)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.accounts import tasks as account_tasks
+from phongdich.config import Settings
 from phongdich.notify import tasks as notify_tasks
-
-PURGES: list[Callable[[sessionmaker[Session], datetime | None], dict[str, int]]] = [
-    account_tasks.purge_job,
-    notify_tasks.purge_job,
-]
+from phongdich.visits import tasks as visit_tasks
 
 
-def purge_all(factory: sessionmaker[Session], now: datetime | None = None) -> dict[str, int]:
-    removed: dict[str, int] = {}
-    for job in PURGES:
-        removed.update(job(factory, now))
-    return removed
+def purge_all(
+    factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
+) -> dict[str, int]:
+    done: dict[str, int] = {}
+    done.update(visit_tasks.close_automatic_job(factory, now))
+    done.update(visit_tasks.purge_job(factory, now, settings.visit_retention_days))
+    done.update(account_tasks.purge_job(factory, now))
+    done.update(notify_tasks.purge_job(factory, now))
+    return done

@@ -122,8 +122,11 @@ def test_retention_purge(env: Env, world: World, client: Client) -> None:
             )
         )
         s.commit()
-    removed = purge_all(env.factory, now)
+    removed = purge_all(env.factory, env.settings, now)
     assert removed == {
+        "visits_auto_closed": 0,
+        "visit_scans": 0,
+        "visits": 0,
         "sessions": 1,
         "otp_challenges": 1,
         "login_failures": 1,

@@ -503,6 +503,18 @@ def _draw_page(c: Canvas, spec: PosterSpec) -> None:
         c.drawCentredString(cx, VALID_Y, text)
 
 
+def fonts() -> tuple[str, str]:
+    """The registered (regular, bold) Unicode font names, for other printed documents."""
+    return _fonts()
+
+
+def draw_qr(c: Canvas, text: str, x: float, y: float, size: float) -> None:
+    """Draw the QR symbol of ``text`` (no quiet zone) as vector paths, ``size`` points wide,
+    with its bottom-left corner at (x, y)."""
+    n, bits = _qr_rows(text)
+    c.addLiteral(_qr_path(n, bits, x, y, size / n))
+
+
 def render_posters(specs: Iterable[PosterSpec], out: BinaryIO) -> int:
     """Write one multi-page PDF (one A4 page per spec) to ``out``; return the page count.
 

@@ -167,6 +167,43 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Lối vào này không còn sử dụng; vui lòng quét mã ở lối vào khác.",
         "This entrance is no longer in use; scan the code at another one.",
     ),
+    # Visits
+    "error.scan_id": ("Mã lượt quét không hợp lệ.", "Invalid scan id."),
+    "error.scan_time_future": (
+        "Thời điểm quét ở tương lai — vui lòng kiểm tra đồng hồ của thiết bị.",
+        "The scan time is in the future — check the device clock.",
+    ),
+    "error.scan_time_too_old": (
+        "Lượt quét quá cũ (quá thời hạn lưu trữ), không thể ghi nhận.",
+        "The scan is older than the retention period and cannot be stored.",
+    ),
+    "error.scan_time_naive": (
+        "Thời điểm quét phải có múi giờ.",
+        "The scan time needs a time zone.",
+    ),
+    "error.unknown_entrance": ("Không tìm thấy lối vào này.", "Unknown entrance."),
+    "error.not_staff": (
+        "Bạn không phải nhân viên của điểm kiểm dịch này.",
+        "You are not staff at this checkpoint.",
+    ),
+    "error.nothing_to_check_out": (
+        "Bạn chưa khai báo vào «{name}», không có gì để khai báo ra.",
+        "You have not checked in at “{name}”; nothing to check out.",
+    ),
+    "error.person_qr": ("Mã QR cá nhân không hợp lệ.", "Invalid personal QR code."),
+    "error.birth_year": ("Năm sinh không hợp lệ.", "Invalid year of birth."),
+    "error.direction": (
+        "Hướng quét phải là vào, ra hoặc tự động.",
+        "Direction must be in, out or auto.",
+    ),
+    "error.too_many_scans": ("Tối đa 500 lượt quét mỗi lần gửi.", "At most 500 scans per request."),
+    "visit.check_in": ("Đã khai báo VÀO {name}.", "Checked IN at {name}."),
+    "visit.check_out": ("Đã khai báo RA khỏi {name}.", "Checked OUT of {name}."),
+    "visit.duplicate": ("Bạn đã khai báo vào {name} rồi.", "Already checked in at {name}."),
+    "visit.offer_check_out": (
+        "Bạn đang ở {name}. Bạn muốn khai báo ra?",
+        "You are at {name}. Check out?",
+    ),
     # Statuses
     "status.registered": ("Chờ duyệt", "Awaiting approval"),
     "status.active": ("Đang hoạt động", "Active"),

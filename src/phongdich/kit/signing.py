@@ -20,6 +20,7 @@ _BODY = struct.Struct(">BBQ")
 TOKEN_BYTES = _BODY.size + MAC_LEN
 
 KIND_ENTRANCE = 1
+KIND_PERSON = 2
 
 
 class TokenError(ValueError):

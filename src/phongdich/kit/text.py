@@ -18,3 +18,11 @@ def fold(value: str) -> str:
     decomposed = unicodedata.normalize("NFD", clean(value).replace("Đ", "D").replace("đ", "d"))
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return stripped.casefold()
+
+
+def mask_name(full_name: str) -> str:
+    """'Nguyễn Văn An' -> 'Nguyễn V. A.': enough for a guard's feedback, not a full identity."""
+    parts = clean(full_name).split(" ")
+    if len(parts) <= 1:
+        return parts[0][:1] + "." if parts and parts[0] else ""
+    return " ".join([parts[0], *(p[:1] + "." for p in parts[1:])])

@@ -1,0 +1,1 @@
+"""No scheduled jobs for people yet (retention of people follows the declarations work)."""

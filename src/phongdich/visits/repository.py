@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from phongdich.people.models import Person
+from phongdich.visits.models import Scan, Visit
+from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC, OpenVisit
+
+
+class VisitRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+        self.session.flush()
+
+    def scan(self, scan_id: str) -> Scan | None:
+        return self.session.get(Scan, scan_id)
+
+    def visit(self, visit_id: int) -> Visit | None:
+        return self.session.get(Visit, visit_id)
+
+    def open_visit_at(self, person_id: int, at: datetime) -> OpenVisit | None:
+        """The person's visit open at ``at``: the latest check-in at or before it that had not
+        ended by then. Bounded below by the longest possible visit, so it is an index range."""
+        stmt = (
+            select(
+                Visit.id,
+                Visit.checkpoint_id,
+                Visit.check_in_at,
+                Visit.check_out_at,
+                Visit.auto_out_at,
+            )
+            .where(
+                Visit.person_id == person_id,
+                Visit.check_in_at <= at,
+                Visit.check_in_at >= at - LONGEST_VISIT,
+            )
+            .order_by(Visit.check_in_at.desc(), Visit.id.desc())
+            .limit(1)
+        )
+        row = self.session.execute(stmt).first()
+        if row is None:
+            return None
+        visit_id, checkpoint_id, check_in, check_out, auto_out = row
+        if (check_out is not None and check_out <= at) or auto_out <= at:
+            return None
+        return OpenVisit(visit_id=visit_id, checkpoint_id=checkpoint_id, check_in=check_in)
+
+    def occupancy(self, checkpoint_id: int, now: datetime) -> int:
+        stmt = select(func.count()).where(*self._open_at(checkpoint_id, now))
+        return self.session.scalar(stmt) or 0
+
+    def _open_at(self, checkpoint_id: int, now: datetime) -> list[ColumnElement[bool]]:
+        return [
+            Visit.checkpoint_id == checkpoint_id,
+            Visit.check_in_at <= now,
+            Visit.check_in_at >= now - LONGEST_VISIT,
+            or_(Visit.check_out_at.is_(None), Visit.check_out_at > now),
+            Visit.auto_out_at > now,
+        ]
+
+    def recent(
+        self, checkpoint_id: int, since: datetime, limit: int
+    ) -> Sequence[tuple[Visit, Person]]:
+        """Visits of the checkpoint that began or ended since ``since``, newest first."""
+        stmt = (
+            select(Visit, Person)
+            .join(Person, Person.id == Visit.person_id)
+            .where(
+                Visit.checkpoint_id == checkpoint_id,
+                Visit.check_in_at >= since - LONGEST_VISIT,
+                or_(Visit.check_in_at >= since, Visit.check_out_at >= since),
+            )
+            .order_by(Visit.check_in_at.desc(), Visit.id.desc())
+            .limit(limit)
+        )
+        return [(v, p) for v, p in self.session.execute(stmt)]
+
+    def iter_for_export(
+        self, checkpoint_id: int, start: datetime, end: datetime, batch: int = 1000
+    ) -> Iterator[tuple[Visit, Person]]:
+        """Every visit that began in [start, end), by batches, never all in memory."""
+        last_in, last_id = start, 0
+        while True:
+            stmt = (
+                select(Visit, Person)
+                .join(Person, Person.id == Visit.person_id)
+                .where(
+                    Visit.checkpoint_id == checkpoint_id,
+                    Visit.check_in_at < end,
+                    or_(
+                        Visit.check_in_at > last_in,
+                        (Visit.check_in_at == last_in) & (Visit.id > last_id),
+                    ),
+                )
+                .order_by(Visit.check_in_at, Visit.id)
+                .limit(batch)
+            )
+            rows = self.session.execute(stmt).all()
+            if not rows:
+                return
+            yield from ((visit, person) for visit, person in rows)
+            last_in, last_id = rows[-1][0].check_in_at, rows[-1][0].id
+
+    def close_automatic(self, now: datetime) -> int:
+        stmt = (
+            update(Visit)
+            .where(Visit.check_out_at.is_(None), Visit.auto_out_at <= now)
+            .values(check_out_at=Visit.auto_out_at, out_method=OUT_AUTOMATIC)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]
+
+    def purge_before(self, before: datetime) -> dict[str, int]:
+        scans = self.session.execute(delete(Scan).where(Scan.received_at < before)).rowcount  # type: ignore[attr-defined]
+        visits = self.session.execute(delete(Visit).where(Visit.check_in_at < before)).rowcount  # type: ignore[attr-defined]
+        return {"visit_scans": scans, "visits": visits}

@@ -1,0 +1,393 @@
+"""JSON API for check-in and check-out: visitors, staff scanners (batched, offline-safe),
+assisted check-in, the live board and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from phongdich.accounts.routes import client_ip
+from phongdich.accounts.service import AccountService, Principal
+from phongdich.checkpoints.service import QrInvalid
+from phongdich.config import Settings
+from phongdich.kit import signing
+from phongdich.kit.clock import fmt_local, utcnow
+from phongdich.kit.errors import DomainError, Invalid
+from phongdich.kit.i18n import t
+from phongdich.kit.phone import mask
+from phongdich.kit.text import mask_name
+from phongdich.people.models import Person
+from phongdich.people.service import PersonService
+from phongdich.visits.repository import VisitRepository
+from phongdich.visits.rules import DIRECTIONS
+from phongdich.visits.schemas import (
+    AssistCodeRequest,
+    AssistCodeVerify,
+    AssistProxy,
+    ScanResult,
+    ScanResults,
+    SelfScanIn,
+    StaffScansIn,
+    VisitBoard,
+    VisitOut,
+)
+from phongdich.visits.service import ScanCommand, ScanOutcome, VisitService, parse_scan_id
+from phongdich.web.deps import (
+    LangDep,
+    OptionalPrincipal,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    csrf_protect,
+)
+
+router = APIRouter(prefix="/visits", tags=["visits"], dependencies=[Depends(csrf_protect)])
+board_router = APIRouter(tags=["visits"], dependencies=[Depends(csrf_protect)])
+
+PERSON_COOKIE = "pd_person"
+
+
+def remember_person(response: Response, token: str, settings: Settings) -> None:
+    """The device remembers who checks in (an opaque signed token, no name or number)."""
+    response.set_cookie(
+        PERSON_COOKIE,
+        token,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+
+
+def person_from_request(
+    request: Request, principal: Principal | None, people: PersonService
+) -> Person | None:
+    token = request.cookies.get(PERSON_COOKIE)
+    if token:
+        try:
+            return people.from_token(token)
+        except DomainError:
+            pass  # a stale or foreign cookie: ask again
+    if principal is not None and principal.account is not None:
+        return people.for_account(principal.account)
+    return None
+
+
+def resolve_entrance_token(service: VisitService, token: str) -> int:
+    try:
+        parsed = signing.verify(service.settings.qr_key_bytes(), token)
+    except signing.TokenError as exc:
+        raise QrInvalid() from exc
+    if parsed.kind != signing.KIND_ENTRANCE:
+        raise QrInvalid()
+    return parsed.object_id
+
+
+def outcome_result(outcome: ScanOutcome, person: Person, lang: str) -> ScanResult:
+    return ScanResult(
+        id=outcome.scan_id,
+        ok=True,
+        status=200,
+        action=outcome.action,
+        message=outcome.message(lang, mask_name(person.full_name)),
+        visit_id=outcome.visit.id if outcome.visit else None,
+        person=mask_name(person.full_name),
+        replayed=outcome.replayed,
+    )
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise Invalid("error.direction")
+    return direction
+
+
+@router.post(
+    "/self",
+    response_model=ScanResult,
+    summary="A visitor checks in or out with the poster's QR (idempotent by id)",
+)
+def self_scan(
+    body: SelfScanIn,
+    request: Request,
+    response: Response,
+    principal: OptionalPrincipal,
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+) -> ScanResult:
+    service = VisitService(db, settings)
+    scan_id = parse_scan_id(body.id)
+    entrance, _cp = service.entrance(resolve_entrance_token(service, body.token))
+    person = person_from_request(request, principal, service.people)
+    if person is None:
+        person = service.people.register(body.full_name or "", body.phone)
+    outcome = service.scan(
+        ScanCommand(
+            scan_id=scan_id,
+            entrance=entrance,
+            person=person,
+            direction=check_direction(body.direction),
+            at=body.at or utcnow(),
+            in_method="self",
+        )
+    )
+    remember_person(response, service.people.token(person), settings)
+    return outcome_result(outcome, person, lang)
+
+
+@router.post(
+    "/scans",
+    response_model=ScanResults,
+    summary="Staff scans of personal QR codes, live or queued offline (≤ 500 per call)",
+)
+def staff_scans(
+    body: StaffScansIn,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+) -> ScanResults:
+    service = VisitService(db, settings)
+    results: list[ScanResult] = []
+    for item in body.scans:
+        try:
+            scan_id = parse_scan_id(item.id)
+            entrance, cp = service.entrance(item.entrance_id)
+            staff = service.require_staff(principal, cp)
+            person = service.people.from_token(item.person_token)
+            if item.method not in ("staff_scan", "reader"):
+                raise Invalid("error.invalid_fields", fields="method")
+            outcome = service.scan(
+                ScanCommand(
+                    scan_id=scan_id,
+                    entrance=entrance,
+                    person=person,
+                    direction=check_direction(item.direction),
+                    at=item.at or utcnow(),
+                    in_method=item.method,
+                    staff=staff,
+                )
+            )
+            results.append(outcome_result(outcome, person, lang))
+        except DomainError as exc:
+            results.append(
+                ScanResult(
+                    id=item.id,
+                    ok=False,
+                    status=exc.status_code,
+                    message=t(exc.message_key, lang, **exc.params),
+                )
+            )
+    return ScanResults(results=results)
+
+
+@router.post(
+    "/assist/code",
+    status_code=202,
+    summary="Assisted check-in: send the visitor an SMS code to read back",
+)
+def assist_code(
+    body: AssistCodeRequest,
+    request: Request,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, object]:
+    service = VisitService(db, settings)
+    _entrance, cp = service.entrance(body.entrance_id)
+    service.require_staff(principal, cp)
+    phone, _ = AccountService(db, settings).request_code(body.phone, client_ip(request))
+    return {"phone": phone, "expires_in": settings.otp_ttl_seconds}
+
+
+@router.post(
+    "/assist/verify",
+    response_model=ScanResult,
+    summary="Assisted check-in: the code the visitor read back checks them in",
+)
+def assist_verify(
+    body: AssistCodeVerify,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+) -> ScanResult:
+    service = VisitService(db, settings)
+    scan_id = parse_scan_id(body.id)
+    entrance, cp = service.entrance(body.entrance_id)
+    staff = service.require_staff(principal, cp)
+    account = AccountService(db, settings).verify_code(body.phone, body.code, body.full_name)
+    person = service.people.for_account(account)
+    outcome = service.scan(
+        ScanCommand(
+            scan_id=scan_id,
+            entrance=entrance,
+            person=person,
+            direction="in",
+            at=utcnow(),
+            in_method="assisted_sms",
+            staff=staff,
+        )
+    )
+    return outcome_result(outcome, person, lang)
+
+
+@router.post(
+    "/assist/proxy",
+    response_model=ScanResult,
+    summary="Staff check in a person without a phone (and can print their QR card)",
+)
+def assist_proxy(
+    body: AssistProxy,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+) -> ScanResult:
+    service = VisitService(db, settings)
+    scan_id = parse_scan_id(body.id)
+    entrance, cp = service.entrance(body.entrance_id)
+    staff = service.require_staff(principal, cp)
+    person = service.people.register(
+        body.full_name, body.phone, body.birth_year, registered_by=staff
+    )
+    outcome = service.scan(
+        ScanCommand(
+            scan_id=scan_id,
+            entrance=entrance,
+            person=person,
+            direction="in",
+            at=utcnow(),
+            in_method="assisted_proxy",
+            staff=staff,
+        )
+    )
+    result = outcome_result(outcome, person, lang)
+    result.card_url = f"/api/v1/visits/cards/{person.id}.pdf"
+    return result
+
+
+@router.get(
+    "/cards/{person_id}.pdf",
+    response_class=Response,
+    summary="A printable personal QR card for a person staff registered",
+)
+def person_card(
+    person_id: int, principal: PrincipalDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    from phongdich.kit.errors import Forbidden, NotFound
+    from phongdich.people.cards import render_card
+
+    people = PersonService(db, settings)
+    person = people.repo.get(person_id)
+    if person is None:
+        raise NotFound()
+    if principal.account is None or person.registered_by != principal.account.id:
+        raise Forbidden()
+    pdf = render_card(person.full_name, person.birth_year, people.token(person))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="the-qr-{person.id}.pdf"'},
+    )
+
+
+# Lists --------------------------------------------------------------------------------------
+def _board_access(service: VisitService, principal: Principal, checkpoint_id: int) -> None:
+    cp = service.checkpoints.get(checkpoint_id)
+    role = service.checkpoints.role_of(principal, cp)
+    service.checkpoints.accounts.audit(principal, f"read_visits:{role}", "checkpoint", cp.id)
+
+
+@board_router.get(
+    "/checkpoints/{checkpoint_id}/visits",
+    response_model=VisitBoard,
+    summary="Live arrivals, departures and occupancy (owner, staff, officials)",
+)
+def visit_board(
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    hours: int = Query(default=12, ge=1, le=24 * 31),
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> VisitBoard:
+    service = VisitService(db, settings)
+    _board_access(service, principal, checkpoint_id)
+    now = utcnow()
+    rows = service.repo.recent(checkpoint_id, now - timedelta(hours=hours), limit)
+    return VisitBoard(
+        checkpoint_id=checkpoint_id,
+        occupancy=service.repo.occupancy(checkpoint_id, now),
+        visits=[
+            VisitOut(
+                id=v.id,
+                person=p.full_name,
+                phone=mask(p.phone) if p.phone else None,
+                check_in_at=v.check_in_at,
+                check_out_at=v.check_out_at,
+                auto_out_at=v.auto_out_at,
+                in_method=v.in_method,
+                out_method=v.out_method,
+                open=(v.check_out_at is None or v.check_out_at > now) and v.auto_out_at > now,
+            )
+            for v, p in rows
+        ],
+    )
+
+
+@board_router.get(
+    "/checkpoints/{checkpoint_id}/visits.csv",
+    response_class=StreamingResponse,
+    summary="CSV export of a checkpoint's visits (UTF-8 with BOM, Vietnam time)",
+)
+def visits_csv(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    days: int = Query(default=1, ge=1, le=31),
+) -> StreamingResponse:
+    service = VisitService(db, settings)
+    _board_access(service, principal, checkpoint_id)
+    end = utcnow()
+    start = end - timedelta(days=days)
+    factory = request.app.state.sessionmaker
+
+    def rows() -> Iterator[bytes]:
+        # Its own read-only session: the request's session is closed before streaming starts.
+        with factory() as session:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(
+                ["Họ và tên", "Số điện thoại", "Giờ vào", "Giờ ra", "Cách ra", "Cách vào"]
+            )
+            yield ("\ufeff" + out.getvalue()).encode()
+            for v, p in VisitRepository(session).iter_for_export(checkpoint_id, start, end):
+                left = v.check_out_at or (v.auto_out_at if v.auto_out_at <= end else None)
+                out.seek(0)
+                out.truncate()
+                writer.writerow(
+                    [
+                        p.full_name,
+                        p.phone or "",
+                        fmt_local(v.check_in_at),
+                        fmt_local(left),
+                        v.out_method or ("automatic" if left else ""),
+                        v.in_method,
+                    ]
+                )
+                yield out.getvalue().encode()
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="visits-{checkpoint_id}.csv"'},
+    )
