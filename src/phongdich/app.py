@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         csrf = request.cookies.get(deps.CSRF_COOKIE) or deps.new_csrf_token()
         request.state.csrf = csrf
         request.state.principal = None
+        request.state.viewer = None
         response = await call_next(request)
         cookie_args: dict[str, Any] = {"samesite": "lax", "secure": settings.secure_cookies}
         if deps.CSRF_COOKIE not in request.cookies:
@@ -109,6 +110,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/v1/noop", tags=["health"], summary="Does nothing: the baseline of benchmarks")
+    async def noop() -> dict[str, bool]:
+        return {"ok": True}
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

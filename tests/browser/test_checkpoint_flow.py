@@ -160,14 +160,28 @@ def test_owner_registers_official_approves_poster_scans(
     assert decoded.startswith(live.url("/c/")), decoded
     assert decoded == listed_url
 
-    # A citizen's phone camera opens the link.
-    page.goto(decoded)
-    expect(page.locator("#scan-message")).to_have_text(f"Bạn đang ở {VENUE} — Cổng chính.")
-    expect(page.locator(".scan .muted").first).to_have_text(f"Điểm kiểm dịch {cp_code}")
+    # A citizen's phone camera opens the link on a phone that has never been used here:
+    # name and phone once, then one tap to check in, and one to check out.
+    phone = new_page(java_script_enabled=False)  # the core check-in works without JavaScript
+    phone.goto(decoded)
+    expect(phone.locator(".scan .muted").first).to_have_text(
+        f"Điểm kiểm dịch {cp_code} · Cổng chính"
+    )
+    phone.fill("#full_name", "Đỗ Thị Hoa")
+    phone.fill("#phone", "0912000111")
+    phone.click("#check-in")
+    expect(phone.locator("#visit-result")).to_have_text(f"Đã khai báo VÀO {VENUE}.")
+    expect(phone.locator("#visit-open")).to_contain_text("Bạn đang ở đây từ")
     shot = tmp_path / "scan.png"
-    page.screenshot(path=shot, full_page=True)
+    phone.screenshot(path=shot, full_page=True)
     assert shot.stat().st_size > 0
     assert shot.read_bytes().startswith(b"\x89PNG")
+    # Scanning the poster again later: the device remembers the visitor; check out.
+    phone.goto(decoded)
+    expect(phone.locator("#full_name")).to_have_count(0)
+    phone.click("#check-out")
+    expect(phone.locator("#visit-result")).to_have_text(f"Đã khai báo RA khỏi {VENUE}.")
+    expect(phone.locator("#check-in")).to_be_visible()
 
 
 def test_bad_input_language_switch_and_wrong_password(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -59,9 +60,22 @@ def get_lang(request: Request) -> str:
 LangDep = Annotated[str, Depends(get_lang)]
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, as plain values for page headers (safe after the session closes)."""
+
+    kind: str
+    name: str
+
+
 def get_principal(request: Request, db: SessionDep, settings: SettingsDep) -> Principal | None:
     principal = AccountService(db, settings).resolve_session(request.cookies.get(SESSION_COOKIE))
     request.state.principal = principal
+    if principal is not None and principal.official is not None:
+        request.state.viewer = Viewer("official", principal.official.full_name)
+    elif principal is not None and principal.account is not None:
+        account = principal.account
+        request.state.viewer = Viewer("phone", account.full_name or account.phone)
     return principal
 
 

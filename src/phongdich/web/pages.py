@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from phongdich.accounts.routes import client_ip, set_session_cookie
-from phongdich.accounts.service import AccountService
+from phongdich.accounts.service import AccountService, Principal
 from phongdich.checkpoints import rules
 from phongdich.checkpoints.repository import CheckpointFilter
 from phongdich.checkpoints.schemas import CheckpointCreate
 from phongdich.checkpoints.service import CheckpointService, DuplicateCheckpoint, QrInvalid
 from phongdich.geo.repository import UnitRepository
-from phongdich.kit.clock import parse_local
-from phongdich.kit.errors import DomainError
+from phongdich.kit.clock import parse_local, utcnow
+from phongdich.kit.errors import DomainError, Invalid
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import PageParams
+from phongdich.kit.text import mask_name
+from phongdich.visits.routes import (
+    PERSON_COOKIE,
+    check_direction,
+    person_from_request,
+    remember_person,
+    resolve_entrance_token,
+)
+from phongdich.visits.service import ScanCommand, VisitService, parse_scan_id
 from phongdich.web.deps import (
     SESSION_COOKIE,
     AccountDep,
@@ -399,11 +410,22 @@ def official_list(
     )
 
 
-# Scanning a poster ------------------------------------------------------------------------------
-@router.get("/c/{token}", response_class=HTMLResponse)
-def scan_landing(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+# Scanning a poster: the visitor's check-in page ----------------------------------------------
+def _visit_page(
+    request: Request,
+    token: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+    *,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    lang = request.state.lang
+    service = VisitService(db, settings)
     try:
-        result = CheckpointService(db, settings).resolve_token(token)
+        result = service.checkpoints.resolve_token(token)
     except QrInvalid as exc:
         return render(
             request,
@@ -411,6 +433,238 @@ def scan_landing(request: Request, token: str, db: SessionDep, settings: Setting
             {"result": None, "message": message_of(request, exc)},
             status_code=400,
         )
+    if result.state != "ok":
+        return render(
+            request,
+            "scan.html",
+            {"result": result, "message": result.message(lang)},
+            status_code=409,
+        )
+    person = person_from_request(request, principal, service.people)
+    open_visit = service.open_visit(person) if person is not None else None
+    done = request.query_params.get("r")
     return render(
-        request, "scan.html", {"result": result, "message": result.message(request.state.lang)}
+        request,
+        "visit.html",
+        {
+            "result": result,
+            "token": token,
+            "person": person,
+            "person_name": mask_name(person.full_name) if person else "",
+            "open_here": open_visit is not None and open_visit[1].id == result.checkpoint.id,
+            "open_elsewhere": open_visit[1]
+            if open_visit and open_visit[1].id != result.checkpoint.id
+            else None,
+            "open_visit": open_visit[0] if open_visit else None,
+            "scan_id": str(uuid.uuid4()),
+            "done": t(f"visit.{done}", lang, name=result.checkpoint.name)
+            if done in ("check_in", "check_out", "duplicate")
+            else None,
+            "error": error,
+            "form": form or {},
+        },
+        status_code=status_code,
     )
+
+
+@router.get("/c/{token}", response_class=HTMLResponse)
+def scan_landing(
+    request: Request,
+    token: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+) -> Response:
+    return _visit_page(request, token, db, settings, principal)
+
+
+@router.post("/c/{token}", response_class=HTMLResponse)
+def scan_submit(
+    request: Request,
+    token: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+    scan_id: Annotated[str, Form(max_length=64)] = "",
+    action: Annotated[str, Form(max_length=8)] = "in",
+    full_name: Annotated[str, Form(max_length=1000)] = "",
+    phone: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    service = VisitService(db, settings)
+    form = {"full_name": full_name, "phone": phone}
+    try:
+        parsed_id = parse_scan_id(scan_id)
+        entrance, _cp = service.entrance(resolve_entrance_token(service, token))
+        person = person_from_request(request, principal, service.people)
+        if person is None:
+            person = service.people.register(full_name, phone)
+        outcome = service.scan(
+            ScanCommand(
+                scan_id=parsed_id,
+                entrance=entrance,
+                person=person,
+                direction=check_direction(action),
+                at=utcnow(),
+                in_method="self",
+            )
+        )
+    except QrInvalid:
+        raise
+    except DomainError as exc:
+        db.rollback()
+        return _visit_page(
+            request,
+            token,
+            db,
+            settings,
+            principal,
+            error=message_of(request, exc),
+            form=form,
+            status_code=exc.status_code,
+        )
+    response = redirect(f"/c/{token}?r={outcome.action}")
+    remember_person(response, service.people.token(person), settings)
+    return response
+
+
+@router.post("/c/{token}/forget")
+def scan_forget(token: str) -> Response:
+    """On a shared phone: forget the remembered visitor."""
+    response = redirect(f"/c/{token}")
+    response.delete_cookie(PERSON_COOKIE)
+    return response
+
+
+# Live board and assisted check-in ---------------------------------------------------------------
+@router.get("/checkpoints/{checkpoint_id}/visits", response_class=HTMLResponse)
+def visit_board_page(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    hours: int = Query(default=12, ge=1, le=744),
+) -> Response:
+    service = VisitService(db, settings)
+    cp = service.checkpoints.get(checkpoint_id)
+    role = service.checkpoints.role_of(principal, cp)
+    service.checkpoints.accounts.audit(principal, f"read_visits:{role}", "checkpoint", cp.id)
+    now = utcnow()
+    rows = service.repo.recent(cp.id, now - timedelta(hours=hours), 500)
+    return render(
+        request,
+        "visit_board.html",
+        {
+            "cp": cp,
+            "rows": rows,
+            "now": now,
+            "hours": hours,
+            "occupancy": service.repo.occupancy(cp.id, now),
+            "arrivals": sum(1 for v, _p in rows if v.check_in_at >= now - timedelta(hours=hours)),
+            "departures": sum(1 for v, _p in rows if v.check_out_at and v.check_out_at <= now),
+        },
+    )
+
+
+def _assist_context(
+    service: VisitService, principal: Principal, checkpoint_id: int, **extra: Any
+) -> dict[str, Any]:
+    cp = service.checkpoints.get(checkpoint_id)
+    service.require_staff(principal, cp)
+    entrances = [e for e in service.checkpoints.repo.entrances(cp.id) if e.is_active]
+    return {
+        "cp": cp,
+        "entrances": entrances,
+        "scan_id": str(uuid.uuid4()),
+        "result": None,
+        "error": None,
+        "step": "phone",
+        "form": {},
+        **extra,
+    }
+
+
+@router.get("/staff/assist/{checkpoint_id}", response_class=HTMLResponse)
+def assist_page(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    return render(
+        request,
+        "staff_assist.html",
+        _assist_context(VisitService(db, settings), principal, checkpoint_id),
+    )
+
+
+@router.post("/staff/assist/{checkpoint_id}", response_class=HTMLResponse)
+def assist_submit(
+    request: Request,
+    checkpoint_id: int,
+    principal: PrincipalDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    mode: Annotated[str, Form(max_length=10)] = "",
+    scan_id: Annotated[str, Form(max_length=64)] = "",
+    entrance_id: Annotated[int, Form()] = 0,
+    phone: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+    full_name: Annotated[str, Form(max_length=1000)] = "",
+    birth_year: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    service = VisitService(db, settings)
+    ctx = _assist_context(service, principal, checkpoint_id)
+    ctx["form"] = {
+        "phone": phone,
+        "full_name": full_name,
+        "birth_year": birth_year,
+        "entrance_id": entrance_id,
+    }
+    lang = request.state.lang
+    try:
+        entrance, cp = service.entrance(entrance_id)
+        if cp.id != checkpoint_id:
+            raise Invalid("error.unknown_entrance")
+        staff = service.require_staff(principal, cp)
+        if mode == "code":
+            normalized, _ = AccountService(db, settings).request_code(phone, client_ip(request))
+            ctx.update(step="code", form={**ctx["form"], "phone": normalized})
+            return render(request, "staff_assist.html", ctx)
+        if mode == "verify":
+            account = AccountService(db, settings).verify_code(phone, code, full_name)
+            person = service.people.for_account(account)
+            method = "assisted_sms"
+        elif mode == "proxy":
+            year = int(birth_year) if birth_year.strip().isdigit() else None
+            if birth_year.strip() and year is None:
+                raise Invalid("error.birth_year")
+            person = service.people.register(full_name, phone or None, year, registered_by=staff)
+            method = "assisted_proxy"
+        else:
+            raise Invalid("error.invalid_fields", fields="mode")
+        outcome = service.scan(
+            ScanCommand(
+                scan_id=parse_scan_id(scan_id),
+                entrance=entrance,
+                person=person,
+                direction="in",
+                at=utcnow(),
+                in_method=method,
+                staff=staff,
+            )
+        )
+    except DomainError as exc:
+        if exc.status_code in (401, 403) and not exc.keep_changes:
+            raise
+        if exc.keep_changes:
+            db.commit()
+        else:
+            db.rollback()
+        ctx.update(error=message_of(request, exc), step="code" if mode == "verify" else "phone")
+        return render(request, "staff_assist.html", ctx, status_code=exc.status_code)
+    ctx["result"] = outcome.message(lang)
+    if method == "assisted_proxy":
+        ctx["card_url"] = f"/api/v1/visits/cards/{person.id}.pdf"
+    return render(request, "staff_assist.html", ctx)

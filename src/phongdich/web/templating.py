@@ -51,7 +51,7 @@ def render(
             t=tr,
             ui=ui,
             csrf=getattr(request.state, "csrf", ""),
-            principal=getattr(request.state, "principal", None),
+            viewer=getattr(request.state, "viewer", None),
             # Switching language keeps the rest of the query (filters, ?next=).
             switch_url=str(request.url.include_query_params(lang="vi" if lang == "en" else "en")),
             **context,
