@@ -6,7 +6,8 @@ Seeding is idempotent: a database that already has the demo administrator is lef
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from phongdich.accounts.models import PhoneAccount
 from phongdich.accounts.repository import AccountRepository
 from phongdich.accounts.service import AccountService, Principal
+from phongdich.checkpoints.repository import CheckpointFilter
 from phongdich.checkpoints.schemas import CheckpointCreate
 from phongdich.checkpoints.service import CheckpointService
 from phongdich.config import Settings
@@ -22,6 +24,8 @@ from phongdich.db.session import unit_of_work
 from phongdich.geo.repository import UnitRepository
 from phongdich.geo.service import UnitService
 from phongdich.kit.clock import utcnow
+from phongdich.kit.pagination import PageParams
+from phongdich.visits.service import ScanCommand, VisitService
 
 PROVINCE = "01"  # Thành phố Hà Nội
 PASSWORD = "phongdich-demo"  # noqa: S105 - demo data only, printed on purpose
@@ -170,6 +174,61 @@ def _seed(session: Session, settings: Settings, count: int) -> None:
         service.apply(Principal(kind="official", official=officials["badinh"]), cp, "approve", "")
         if end < now + timedelta(hours=1):
             cp.ends_at = now - timedelta(days=1)  # the seminar is over: its QR has expired
+    _seed_visits(session, settings, rng, now)
+
+
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
+MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Ngọc", "Thanh", "Quốc"]
+GIVEN = [
+    "An",
+    "Bình",
+    "Chi",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hạnh",
+    "Hùng",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Nam",
+    "Phương",
+    "Quân",
+    "Sơn",
+    "Tâm",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Yến",
+]
+
+
+def _seed_visits(session: Session, settings: Settings, rng: random.Random, now: datetime) -> None:
+    """Three hours of visits at the active checkpoints of Phường Ba Đình."""
+    visits = VisitService(session, settings)
+    accounts = AccountRepository(session)
+    active = [
+        cp
+        for cp in visits.checkpoints.repo.page(
+            CheckpointFilter(unit_code="00004", status="active"), PageParams(1, 12)
+        ).items
+        if cp.ends_at is None
+    ]
+    for _ in range(80):
+        name = f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
+        phone = f"09{rng.randint(10_000_000, 99_999_999)}"
+        person = visits.people.register(name, phone, rng.randint(1945, 2010))
+        cp = rng.choice(active)
+        entrance = visits.checkpoints.repo.entrances(cp.id)[0]
+        staff = accounts.phone_account(cp.owner_id)
+        at = now - timedelta(minutes=rng.randint(5, 180))
+        scan_in = ScanCommand(str(uuid.uuid4()), entrance, person, "in", at, "staff_scan", staff)
+        visits.scan(scan_in)
+        if rng.random() < 0.4:
+            out = min(now, at + timedelta(minutes=rng.randint(5, 25)))
+            visits.scan(
+                ScanCommand(str(uuid.uuid4()), entrance, person, "out", out, "staff_scan", staff)
+            )
 
 
 def _keys(name: str, address: str) -> tuple[str, str]:
