@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.visits.routes import board_router as visit_board_router
     from phongdich.visits.routes import router as visits_router
     from phongdich.web.pages import router as pages_router
+    from phongdich.web.scanner import router as scanner_router
 
     app.include_router(accounts_router, prefix="/api/v1")
     app.include_router(geo_router, prefix="/api/v1")
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visits_router, prefix="/api/v1")
     app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
+    app.include_router(scanner_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/v1/noop", tags=["health"], summary="Does nothing: the baseline of benchmarks")

@@ -174,7 +174,9 @@ def staff_scans(
                     staff=staff,
                 )
             )
-            results.append(outcome_result(outcome, person, lang))
+            result = outcome_result(outcome, person, lang)
+            result.id = item.id  # echo exactly what the client sent: it matches on it
+            results.append(result)
         except DomainError as exc:
             results.append(
                 ScanResult(
