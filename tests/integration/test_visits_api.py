@@ -487,3 +487,58 @@ def test_assist_and_board_pages(env: Env, world: World, make_client: Any) -> Non
     stranger = make_client()
     login_phone(stranger, env, "0708123456")
     assert stranger.get(f"/staff/assist/{cp['id']}", headers=html).status_code == 403
+
+
+def test_late_offline_check_in_does_not_overlap_later_visits(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp_a = active_checkpoint(env, make_client)
+    r = owner.post(
+        "/api/v1/checkpoints",
+        json={
+            "name": "Nhà thuốc An Khang",
+            "type": "pharmacy",
+            "address": "Số 3 Kim Mã",
+            "unit_code": "00004",
+        },
+    )
+    cp_b = r.json()
+    official = make_client()
+    login_official(official, "badinh")
+    official.post(f"/api/v1/checkpoints/{cp_b['id']}/status/approve")
+    _pid, ptoken = person(env)
+    now = utcnow()
+    # Recorded live at B now; then A's scanner, offline for 10 minutes, syncs its scan.
+    owner.post(
+        "/api/v1/visits/scans",
+        json={
+            "scans": [
+                {
+                    "id": sid(),
+                    "entrance_id": cp_b["entrances"][0]["id"],
+                    "person_token": ptoken,
+                    "at": now.isoformat(),
+                }
+            ]
+        },
+    )
+    late = owner.post(
+        "/api/v1/visits/scans",
+        json={
+            "scans": [
+                {
+                    "id": sid(),
+                    "entrance_id": cp_a["entrances"][0]["id"],
+                    "person_token": ptoken,
+                    "at": (now - timedelta(minutes=10)).isoformat(),
+                }
+            ]
+        },
+    ).json()["results"][0]
+    assert late["action"] == "check_in"
+    at_b, at_a = visits(env)
+    assert at_a.checkpoint_id == cp_a["id"]
+    assert at_a.check_out_at is not None
+    assert abs((at_a.check_out_at - at_b.check_in_at).total_seconds()) < 0.001
+    assert at_a.out_method == "superseded"
+    assert at_b.check_out_at is None

@@ -95,3 +95,20 @@ def test_scan_time_problems() -> None:
     assert rules.scan_time_problem(T0 + timedelta(hours=1), T0, retention, skew) == "future"
     assert rules.scan_time_problem(T0 - timedelta(days=31), T0, retention, skew) == "too_old"
     assert rules.scan_time_problem(T0.replace(tzinfo=None), T0, retention, skew) == "naive"
+
+
+def test_late_check_in_fits_before_the_next_visit() -> None:
+    auto_out = T0 + timedelta(hours=1)
+    later_elsewhere = OpenVisit(
+        visit_id=7, checkpoint_id=THERE, check_in=T0 + timedelta(minutes=10)
+    )
+    later_here = OpenVisit(visit_id=8, checkpoint_id=HERE, check_in=T0 + timedelta(minutes=3))
+    much_later = OpenVisit(visit_id=9, checkpoint_id=THERE, check_in=T0 + timedelta(hours=2))
+    assert rules.fit_before_next(HERE, T0, auto_out, None, WINDOW) == ("check_in", None, None)
+    assert rules.fit_before_next(HERE, T0, auto_out, much_later, WINDOW) == ("check_in", None, None)
+    assert rules.fit_before_next(HERE, T0, auto_out, later_elsewhere, WINDOW) == (
+        "check_in",
+        None,
+        T0 + timedelta(minutes=10),
+    )
+    assert rules.fit_before_next(HERE, T0, auto_out, later_here, WINDOW) == ("duplicate", 8, None)

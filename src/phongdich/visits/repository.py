@@ -52,6 +52,23 @@ class VisitRepository:
             return None
         return OpenVisit(visit_id=visit_id, checkpoint_id=checkpoint_id, check_in=check_in)
 
+    def next_visit_after(self, person_id: int, at: datetime) -> OpenVisit | None:
+        """The person's first visit that began after ``at`` (within the longest visit)."""
+        stmt = (
+            select(Visit.id, Visit.checkpoint_id, Visit.check_in_at)
+            .where(
+                Visit.person_id == person_id,
+                Visit.check_in_at > at,
+                Visit.check_in_at < at + LONGEST_VISIT,
+            )
+            .order_by(Visit.check_in_at, Visit.id)
+            .limit(1)
+        )
+        row = self.session.execute(stmt).first()
+        if row is None:
+            return None
+        return OpenVisit(visit_id=row[0], checkpoint_id=row[1], check_in=row[2])
+
     def occupancy(self, checkpoint_id: int, now: datetime) -> int:
         stmt = select(func.count()).where(*self._open_at(checkpoint_id, now))
         return self.session.scalar(stmt) or 0

@@ -118,6 +118,27 @@ def decide(
     return Decision("check_in")
 
 
+def fit_before_next(
+    checkpoint_id: int,
+    at: datetime,
+    auto_out: datetime,
+    next_visit: OpenVisit | None,
+    dedupe_window: timedelta,
+) -> tuple[str, int | None, datetime | None]:
+    """A check-in that arrives late (queued offline) may predate visits already recorded.
+
+    Returns ("duplicate", visit_id, None) when the next visit is this same checkpoint within the
+    window (the late scan is the same arrival), ("check_in", None, end) when the next visit
+    starts before this one would end automatically (this visit ends there, superseded), and
+    ("check_in", None, None) otherwise.
+    """
+    if next_visit is None or next_visit.check_in >= auto_out:
+        return "check_in", None, None
+    if next_visit.checkpoint_id == checkpoint_id and next_visit.check_in - at < dedupe_window:
+        return "duplicate", next_visit.visit_id, None
+    return "check_in", None, next_visit.check_in
+
+
 def scan_time_problem(
     at: datetime, now: datetime, retention: timedelta, clock_skew: timedelta
 ) -> str | None:

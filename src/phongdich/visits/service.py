@@ -120,29 +120,44 @@ class VisitService:
             closed.out_method = decision.close_method
             if decision.action == "check_out":
                 visit = closed
-        if decision.action == "check_in":
-            visit = Visit(
-                checkpoint_id=cp.id,
-                entrance_id=cmd.entrance.id,
-                person_id=cmd.person.id,
-                check_in_at=cmd.at,
-                auto_out_at=rules.auto_checkout_at(cp.type, cmd.at, cp.ends_at),
-                in_method=cmd.in_method,
-                recorded_by=cmd.staff.id if cmd.staff else None,
+        action = decision.action
+        if action == "check_in":
+            auto_out = rules.auto_checkout_at(cp.type, cmd.at, cp.ends_at)
+            # A scan queued offline may arrive after later visits were recorded.
+            action, later_visit, end = rules.fit_before_next(
+                cp.id,
+                cmd.at,
+                auto_out,
+                self.repo.next_visit_after(cmd.person.id, cmd.at),
+                timedelta(seconds=self.settings.visit_dedupe_seconds),
             )
-            self.repo.add(visit)
+            if action == "duplicate":
+                visit = self.repo.visit(later_visit) if later_visit else None
+            else:
+                visit = Visit(
+                    checkpoint_id=cp.id,
+                    entrance_id=cmd.entrance.id,
+                    person_id=cmd.person.id,
+                    check_in_at=cmd.at,
+                    auto_out_at=auto_out,
+                    check_out_at=end,
+                    out_method=rules.OUT_SUPERSEDED if end else None,
+                    in_method=cmd.in_method,
+                    recorded_by=cmd.staff.id if cmd.staff else None,
+                )
+                self.repo.add(visit)
         elif decision.existing_visit is not None:
             visit = self.repo.visit(decision.existing_visit)
         self.repo.add(
             Scan(
                 id=cmd.scan_id,
                 visit_id=visit.id if visit else None,
-                action=decision.action,
+                action=action,
                 scanned_at=cmd.at,
                 received_at=now,
             )
         )
-        return ScanOutcome(cmd.scan_id, decision.action, visit, cp)
+        return ScanOutcome(cmd.scan_id, action, visit, cp)
 
     def open_visit(self, person: Person) -> tuple[Visit, Checkpoint] | None:
         found = self.repo.open_visit_at(person.id, utcnow())
