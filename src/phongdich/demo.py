@@ -222,12 +222,17 @@ def _seed_visits(session: Session, settings: Settings, rng: random.Random, now: 
         entrance = visits.checkpoints.repo.entrances(cp.id)[0]
         staff = accounts.phone_account(cp.owner_id)
         at = now - timedelta(minutes=rng.randint(5, 180))
-        scan_in = ScanCommand(str(uuid.uuid4()), entrance, person, "in", at, "staff_scan", staff)
+        staff_id = staff.id if staff else None
+        scan_in = ScanCommand(
+            str(uuid.uuid4()), entrance.id, person.id, "in", at, "staff_scan", staff_id
+        )
         visits.scan(scan_in)
         if rng.random() < 0.4:
             out = min(now, at + timedelta(minutes=rng.randint(5, 25)))
             visits.scan(
-                ScanCommand(str(uuid.uuid4()), entrance, person, "out", out, "staff_scan", staff)
+                ScanCommand(
+                    str(uuid.uuid4()), entrance.id, person.id, "out", out, "staff_scan", staff_id
+                )
             )
 
 

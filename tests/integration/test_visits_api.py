@@ -542,3 +542,51 @@ def test_late_offline_check_in_does_not_overlap_later_visits(
     assert abs((at_a.check_out_at - at_b.check_in_at).total_seconds()) < 0.001
     assert at_a.out_method == "superseded"
     assert at_b.check_out_at is None
+
+
+def test_an_offline_batch_replays_in_time_order(env: Env, world: World, make_client: Any) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    _pid, ptoken = person(env)
+    now = utcnow()
+    first, dup_id = sid(), sid()
+    scans = [
+        # Sent out of order: the check-out (t-5) before the check-in (t-40).
+        {
+            "id": sid(),
+            "entrance_id": entrance,
+            "person_token": ptoken,
+            "direction": "out",
+            "at": (now - timedelta(minutes=5)).isoformat(),
+        },
+        {
+            "id": first,
+            "entrance_id": entrance,
+            "person_token": ptoken,
+            "direction": "in",
+            "at": (now - timedelta(minutes=40)).isoformat(),
+        },
+        # The same scan id twice in one batch, and a rescan within the window.
+        {
+            "id": dup_id,
+            "entrance_id": entrance,
+            "person_token": ptoken,
+            "direction": "auto",
+            "at": (now - timedelta(minutes=38)).isoformat(),
+        },
+        {
+            "id": dup_id,
+            "entrance_id": entrance,
+            "person_token": ptoken,
+            "direction": "auto",
+            "at": (now - timedelta(minutes=38)).isoformat(),
+        },
+    ]
+    results = owner.post("/api/v1/visits/scans", json={"scans": scans}).json()["results"]
+    assert [r["action"] for r in results] == ["check_out", "check_in", "duplicate", "duplicate"]
+    assert [r["replayed"] for r in results] == [False, False, False, True]
+    [visit] = visits(env)
+    assert visit.out_method == "staff"
+    assert visit.check_out_at is not None
+    assert round((visit.check_out_at - visit.check_in_at).total_seconds()) == 35 * 60
+    assert count(env, Scan) == 3

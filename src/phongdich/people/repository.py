@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,11 @@ class PersonRepository:
 
     def get(self, person_id: int) -> Person | None:
         return self.session.get(Person, person_id)
+
+    def get_many(self, ids: Collection[int]) -> dict[int, Person]:
+        if not ids:
+            return {}
+        return {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(ids)))}
 
     def add(self, person: Person) -> None:
         self.session.add(person)

@@ -72,14 +72,20 @@ class PersonService:
         kid = self.settings.qr_active_key if self.settings.qr_keys else 1
         return signing.sign(keys, kid, signing.KIND_PERSON, person.id)
 
-    def from_token(self, token: str) -> Person:
+    def person_id_from_token(self, token: str) -> int:
+        """The person id a personal QR carries (signature checked, no database read)."""
         from phongdich.people.cards import strip_prefix
 
         try:
             parsed = signing.verify(self.settings.qr_key_bytes(), strip_prefix(token))
         except signing.TokenError as exc:
             raise Invalid("error.person_qr") from exc
-        person = self.repo.get(parsed.object_id) if parsed.kind == signing.KIND_PERSON else None
+        if parsed.kind != signing.KIND_PERSON:
+            raise Invalid("error.person_qr")
+        return parsed.object_id
+
+    def from_token(self, token: str) -> Person:
+        person = self.repo.get(self.person_id_from_token(token))
         if person is None:
             raise Invalid("error.person_qr")
         return person

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
@@ -21,6 +21,40 @@ class VisitRepository:
 
     def scan(self, scan_id: str) -> Scan | None:
         return self.session.get(Scan, scan_id)
+
+    def scans_by_ids(self, ids: Collection[str]) -> dict[str, Scan]:
+        if not ids:
+            return {}
+        return {s.id: s for s in self.session.scalars(select(Scan).where(Scan.id.in_(ids)))}
+
+    def visits_by_ids(self, ids: Collection[int]) -> dict[int, Visit]:
+        if not ids:
+            return {}
+        return {v.id: v for v in self.session.scalars(select(Visit).where(Visit.id.in_(ids)))}
+
+    def timelines(
+        self, person_ids: Collection[int], start: datetime, end: datetime
+    ) -> dict[int, list[Visit]]:
+        """Each person's visits that began in [start, end], in check-in order."""
+        out: dict[int, list[Visit]] = {pid: [] for pid in person_ids}
+        if not person_ids:
+            return out
+        stmt = (
+            select(Visit)
+            .where(
+                Visit.person_id.in_(person_ids),
+                Visit.check_in_at >= start,
+                Visit.check_in_at <= end,
+            )
+            .order_by(Visit.person_id, Visit.check_in_at, Visit.id)
+        )
+        for visit in self.session.scalars(stmt):
+            out[visit.person_id].append(visit)
+        return out
+
+    def add_all(self, objects: Sequence[object]) -> None:
+        self.session.add_all(objects)
+        self.session.flush()
 
     def visit(self, visit_id: int) -> Visit | None:
         return self.session.get(Visit, visit_id)

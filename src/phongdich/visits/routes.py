@@ -17,7 +17,7 @@ from phongdich.checkpoints.service import QrInvalid
 from phongdich.config import Settings
 from phongdich.kit import signing
 from phongdich.kit.clock import fmt_local, utcnow
-from phongdich.kit.errors import DomainError, Invalid
+from phongdich.kit.errors import DomainError, Forbidden, Invalid
 from phongdich.kit.i18n import t
 from phongdich.kit.phone import mask
 from phongdich.kit.text import mask_name
@@ -130,8 +130,8 @@ def self_scan(
     outcome = service.scan(
         ScanCommand(
             scan_id=scan_id,
-            entrance=entrance,
-            person=person,
+            entrance_id=entrance.id,
+            person_id=person.id,
             direction=check_direction(body.direction),
             at=body.at or utcnow(),
             in_method="self",
@@ -154,39 +154,50 @@ def staff_scans(
     lang: LangDep,
 ) -> ScanResults:
     service = VisitService(db, settings)
-    results: list[ScanResult] = []
-    for item in body.scans:
+    results: list[ScanResult | None] = [None] * len(body.scans)
+    commands: list[tuple[int, ScanCommand]] = []
+    staff_id = principal.account.id if principal.account is not None else None
+    now = utcnow()
+    for i, item in enumerate(body.scans):
         try:
-            scan_id = parse_scan_id(item.id)
-            entrance, cp = service.entrance(item.entrance_id)
-            staff = service.require_staff(principal, cp)
-            person = service.people.from_token(item.person_token)
+            if staff_id is None:
+                raise Forbidden("error.not_staff")
             if item.method not in ("staff_scan", "reader"):
                 raise Invalid("error.invalid_fields", fields="method")
-            outcome = service.scan(
-                ScanCommand(
-                    scan_id=scan_id,
-                    entrance=entrance,
-                    person=person,
-                    direction=check_direction(item.direction),
-                    at=item.at or utcnow(),
-                    in_method=item.method,
-                    staff=staff,
+            commands.append(
+                (
+                    i,
+                    ScanCommand(
+                        scan_id=parse_scan_id(item.id),
+                        entrance_id=item.entrance_id,
+                        person_id=service.people.person_id_from_token(item.person_token),
+                        direction=check_direction(item.direction),
+                        at=item.at or now,
+                        in_method=item.method,
+                        staff_id=staff_id,
+                    ),
                 )
             )
-            result = outcome_result(outcome, person, lang)
-            result.id = item.id  # echo exactly what the client sent: it matches on it
-            results.append(result)
         except DomainError as exc:
-            results.append(
-                ScanResult(
-                    id=item.id,
-                    ok=False,
-                    status=exc.status_code,
-                    message=t(exc.message_key, lang, **exc.params),
-                )
-            )
-    return ScanResults(results=results)
+            results[i] = error_result(item.id, exc, lang)
+    outcomes = service.scan_many([cmd for _i, cmd in commands])
+    for (i, cmd), outcome in zip(commands, outcomes, strict=True):
+        item_id = body.scans[i].id  # echo exactly what the client sent: it matches on it
+        if isinstance(outcome, DomainError):
+            results[i] = error_result(item_id, outcome, lang)
+            continue
+        person = service.people.repo.get(cmd.person_id)
+        assert person is not None
+        result = outcome_result(outcome, person, lang)
+        result.id = item_id
+        results[i] = result
+    return ScanResults(results=[r for r in results if r is not None])
+
+
+def error_result(item_id: str, exc: DomainError, lang: str) -> ScanResult:
+    return ScanResult(
+        id=item_id, ok=False, status=exc.status_code, message=t(exc.message_key, lang, **exc.params)
+    )
 
 
 @router.post(
@@ -229,12 +240,12 @@ def assist_verify(
     outcome = service.scan(
         ScanCommand(
             scan_id=scan_id,
-            entrance=entrance,
-            person=person,
+            entrance_id=entrance.id,
+            person_id=person.id,
             direction="in",
             at=utcnow(),
             in_method="assisted_sms",
-            staff=staff,
+            staff_id=staff.id,
         )
     )
     return outcome_result(outcome, person, lang)
@@ -262,12 +273,12 @@ def assist_proxy(
     outcome = service.scan(
         ScanCommand(
             scan_id=scan_id,
-            entrance=entrance,
-            person=person,
+            entrance_id=entrance.id,
+            person_id=person.id,
             direction="in",
             at=utcnow(),
             in_method="assisted_proxy",
-            staff=staff,
+            staff_id=staff.id,
         )
     )
     result = outcome_result(outcome, person, lang)

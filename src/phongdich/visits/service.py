@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +17,7 @@ from phongdich.checkpoints.models import Checkpoint, Entrance
 from phongdich.checkpoints.service import CheckpointService
 from phongdich.config import Settings
 from phongdich.kit.clock import utcnow
-from phongdich.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from phongdich.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from phongdich.kit.i18n import t
 from phongdich.people.models import Person
 from phongdich.people.service import PersonService
@@ -29,12 +31,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 @dataclass(frozen=True)
 class ScanCommand:
     scan_id: str
-    entrance: Entrance
-    person: Person
+    entrance_id: int
+    person_id: int
     direction: str  # in | out | auto
     at: datetime
     in_method: str
-    staff: PhoneAccount | None = None
+    # The staff member (phone account) scanning; None when visitors scan the poster themselves.
+    staff_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,85 +82,131 @@ class VisitService:
         return principal.account
 
     def scan(self, cmd: ScanCommand) -> ScanOutcome:
-        previous = self.repo.scan(cmd.scan_id)
-        cp = self.checkpoints.get(cmd.entrance.checkpoint_id)
-        if previous is not None:
-            seen = self.repo.visit(previous.visit_id) if previous.visit_id else None
-            return ScanOutcome(cmd.scan_id, previous.action, seen, cp, replayed=True)
+        """Record one scan; raises the DomainError that refused it."""
+        [result] = self.scan_many([cmd])
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def scan_many(self, cmds: Sequence[ScanCommand]) -> list[ScanOutcome | DomainError]:
+        """Record a batch of scans with a fixed number of queries, whatever its size.
+
+        Each scan succeeds or is refused on its own (its DomainError is returned in its place,
+        nothing stored for it); the caller's transaction commits the batch. Scans are applied in
+        time order, so a batch queued offline replays as it happened.
+        """
+        if not cmds:
+            return []
         now = utcnow()
-        problem = rules.scan_time_problem(
-            cmd.at, now, timedelta(days=self.settings.visit_retention_days), CLOCK_SKEW
+        window = timedelta(seconds=self.settings.visit_dedupe_seconds)
+        retention = timedelta(days=self.settings.visit_retention_days)
+        previous = self.repo.scans_by_ids({c.scan_id for c in cmds})
+        earlier = self.repo.visits_by_ids({s.visit_id for s in previous.values() if s.visit_id})
+        entrances = self.checkpoints.repo.entrances_by_ids({c.entrance_id for c in cmds})
+        checkpoints = self.checkpoints.repo.get_many({e.checkpoint_id for e in entrances.values()})
+        members = self.checkpoints.repo.memberships({c.staff_id for c in cmds if c.staff_id})
+        people = self.people.repo.get_many({c.person_id for c in cmds})
+        times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
+        timelines = self.repo.timelines(
+            set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
         )
-        if problem is not None:
-            raise Invalid(f"error.scan_time_{problem}")
-        state = checkpoint_rules.scan_state(cp.status, cp.starts_at, cp.ends_at, cmd.at)
-        if state != "ok":
-            raise Conflict(
-                f"scan.{state}",
-                name=cp.name,
-                reason=cp.status_reason,
-                end=_fmt(cp.ends_at),
-                start=_fmt(cp.starts_at),
-            )
-        if not cmd.entrance.is_active:
-            raise Conflict("scan.entrance_closed")
-        open_visit = self.repo.open_visit_at(cmd.person.id, cmd.at)
+        batch = _Batch(previous, earlier, timelines)
+        results: list[ScanOutcome | DomainError | None] = [None] * len(cmds)
+        order = sorted(range(len(cmds)), key=lambda i: cmds[i].at if cmds[i].at.tzinfo else now)
+        for i in order:
+            cmd = cmds[i]
+            try:
+                entrance = entrances.get(cmd.entrance_id)
+                if entrance is None:
+                    raise NotFound("error.unknown_entrance")
+                cp = checkpoints[entrance.checkpoint_id]
+                replay = batch.replay(cmd.scan_id, cp)
+                if replay is not None:
+                    results[i] = replay
+                    continue
+                if cmd.staff_id is not None and (cp.id, cmd.staff_id) not in members:
+                    raise Forbidden("error.not_staff")
+                if cmd.person_id not in people:
+                    raise Invalid("error.person_qr")
+                if cmd.direction not in rules.DIRECTIONS:
+                    raise Invalid("error.direction")
+                problem = rules.scan_time_problem(cmd.at, now, retention, CLOCK_SKEW)
+                if problem is not None:
+                    raise Invalid(f"error.scan_time_{problem}")
+                state = checkpoint_rules.scan_state(cp.status, cp.starts_at, cp.ends_at, cmd.at)
+                if state != "ok":
+                    raise Conflict(
+                        f"scan.{state}",
+                        name=cp.name,
+                        reason=cp.status_reason,
+                        end=_fmt(cp.ends_at),
+                        start=_fmt(cp.starts_at),
+                    )
+                if not entrance.is_active:
+                    raise Conflict("scan.entrance_closed")
+                results[i] = self._apply(cmd, cp, batch, window, now)
+            except DomainError as exc:
+                results[i] = exc
+        batch.store(self.repo)
+        return [r for r in results if r is not None]
+
+    def _apply(
+        self, cmd: ScanCommand, cp: Checkpoint, batch: _Batch, window: timedelta, now: datetime
+    ) -> ScanOutcome:
+        timeline = batch.timelines.setdefault(cmd.person_id, [])
+        open_visit = _open_at(timeline, cmd.at)
         decision = rules.decide(
             cp.id,
             cmd.direction,
             cmd.at,
-            open_visit,
-            timedelta(seconds=self.settings.visit_dedupe_seconds),
-            by_staff=cmd.staff is not None,
+            rules.OpenVisit(id(open_visit), open_visit.checkpoint_id, open_visit.check_in_at)
+            if open_visit
+            else None,
+            window,
+            by_staff=cmd.staff_id is not None,
         )
         if decision.action == "nothing_open":
             raise Conflict("error.nothing_to_check_out", name=cp.name)
-        visit: Visit | None = None
+        visit: Visit | None = open_visit if decision.existing_visit is not None else None
         if decision.close_visit is not None:
-            closed = self.repo.visit(decision.close_visit)
-            assert closed is not None
-            closed.check_out_at = cmd.at
-            closed.out_method = decision.close_method
+            assert open_visit is not None
+            open_visit.check_out_at = cmd.at
+            open_visit.out_method = decision.close_method
             if decision.action == "check_out":
-                visit = closed
+                visit = open_visit
         action = decision.action
         if action == "check_in":
             auto_out = rules.auto_checkout_at(cp.type, cmd.at, cp.ends_at)
+            following = _next_after(timeline, cmd.at)
             # A scan queued offline may arrive after later visits were recorded.
-            action, later_visit, end = rules.fit_before_next(
+            action, _later, end = rules.fit_before_next(
                 cp.id,
                 cmd.at,
                 auto_out,
-                self.repo.next_visit_after(cmd.person.id, cmd.at),
-                timedelta(seconds=self.settings.visit_dedupe_seconds),
+                rules.OpenVisit(id(following), following.checkpoint_id, following.check_in_at)
+                if following
+                else None,
+                window,
             )
             if action == "duplicate":
-                visit = self.repo.visit(later_visit) if later_visit else None
+                visit = following
             else:
                 visit = Visit(
                     checkpoint_id=cp.id,
-                    entrance_id=cmd.entrance.id,
-                    person_id=cmd.person.id,
+                    entrance_id=cmd.entrance_id,
+                    person_id=cmd.person_id,
                     check_in_at=cmd.at,
                     auto_out_at=auto_out,
                     check_out_at=end,
                     out_method=rules.OUT_SUPERSEDED if end else None,
                     in_method=cmd.in_method,
-                    recorded_by=cmd.staff.id if cmd.staff else None,
+                    recorded_by=cmd.staff_id,
                 )
-                self.repo.add(visit)
-        elif decision.existing_visit is not None:
-            visit = self.repo.visit(decision.existing_visit)
-        self.repo.add(
-            Scan(
-                id=cmd.scan_id,
-                visit_id=visit.id if visit else None,
-                action=action,
-                scanned_at=cmd.at,
-                received_at=now,
-            )
-        )
-        return ScanOutcome(cmd.scan_id, action, visit, cp)
+                bisect.insort(timeline, visit, key=lambda v: v.check_in_at)
+                batch.new_visits.append(visit)
+        outcome = ScanOutcome(cmd.scan_id, action, visit, cp)
+        batch.record(cmd, outcome, now)
+        return outcome
 
     def open_visit(self, person: Person) -> tuple[Visit, Checkpoint] | None:
         found = self.repo.open_visit_at(person.id, utcnow())
@@ -166,6 +215,70 @@ class VisitService:
         visit = self.repo.visit(found.visit_id)
         assert visit is not None
         return visit, self.checkpoints.get(visit.checkpoint_id)
+
+
+def _open_at(timeline: list[Visit], at: datetime) -> Visit | None:
+    """The visit of this (check-in ordered) timeline that is open at ``at``."""
+    for visit in reversed(timeline):
+        if visit.check_in_at <= at:
+            ended = (visit.check_out_at is not None and visit.check_out_at <= at) or (
+                visit.auto_out_at <= at
+            )
+            return None if ended else visit
+    return None
+
+
+def _next_after(timeline: list[Visit], at: datetime) -> Visit | None:
+    for visit in timeline:
+        if visit.check_in_at > at:
+            return visit
+    return None
+
+
+class _Batch:
+    """What one scan_many call has loaded and what it will store."""
+
+    def __init__(
+        self,
+        previous: dict[str, Scan],
+        earlier: dict[int, Visit],
+        timelines: dict[int, list[Visit]],
+    ) -> None:
+        self.previous, self.earlier, self.timelines = previous, earlier, timelines
+        self.new_visits: list[Visit] = []
+        self.recorded: dict[str, tuple[ScanOutcome, datetime, datetime]] = {}
+
+    def replay(self, scan_id: str, cp: Checkpoint) -> ScanOutcome | None:
+        """The earlier answer to a scan id already seen (stored, or earlier in this batch)."""
+        stored = self.previous.get(scan_id)
+        if stored is not None:
+            visit = self.earlier.get(stored.visit_id) if stored.visit_id else None
+            return ScanOutcome(scan_id, stored.action, visit, cp, replayed=True)
+        seen = self.recorded.get(scan_id)
+        if seen is not None:
+            first = seen[0]
+            return ScanOutcome(scan_id, first.action, first.visit, first.checkpoint, replayed=True)
+        return None
+
+    def record(self, cmd: ScanCommand, outcome: ScanOutcome, now: datetime) -> None:
+        self.recorded[cmd.scan_id] = (outcome, cmd.at, now)
+
+    def store(self, repo: VisitRepository) -> None:
+        """New visits first (they get ids), then one scan row per recorded scan id."""
+        if self.new_visits:
+            repo.add_all(self.new_visits)
+        scans = [
+            Scan(
+                id=scan_id,
+                visit_id=outcome.visit.id if outcome.visit else None,
+                action=outcome.action,
+                scanned_at=at,
+                received_at=now,
+            )
+            for scan_id, (outcome, at, now) in self.recorded.items()
+        ]
+        if scans:
+            repo.add_all(scans)
 
 
 def _fmt(dt: datetime | None) -> str:

@@ -501,8 +501,8 @@ def scan_submit(
         outcome = service.scan(
             ScanCommand(
                 scan_id=parsed_id,
-                entrance=entrance,
-                person=person,
+                entrance_id=entrance.id,
+                person_id=person.id,
                 direction=check_direction(action),
                 at=utcnow(),
                 in_method="self",
@@ -647,12 +647,12 @@ def assist_submit(
         outcome = service.scan(
             ScanCommand(
                 scan_id=parse_scan_id(scan_id),
-                entrance=entrance,
-                person=person,
+                entrance_id=entrance.id,
+                person_id=person.id,
                 direction="in",
                 at=utcnow(),
                 in_method=method,
-                staff=staff,
+                staff_id=staff.id,
             )
         )
     except DomainError as exc:
