@@ -22,6 +22,7 @@ from phongdich.kit.periodic import Periodic
 from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
+from phongdich.visits.ingest import Ingestor
 from phongdich.web import deps
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for worker in workers:
                 worker.stop()
+            app.state.ingestor.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = factory
+    # Group commit of staff scans; it reads app.state.sessionmaker at every batch.
+    app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings)
 
     @app.middleware("http")
     async def language_and_csrf_cookie(

@@ -73,19 +73,23 @@ class PersonService:
         return signing.sign(keys, kid, signing.KIND_PERSON, person.id)
 
     def person_id_from_token(self, token: str) -> int:
-        """The person id a personal QR carries (signature checked, no database read)."""
-        from phongdich.people.cards import strip_prefix
-
-        try:
-            parsed = signing.verify(self.settings.qr_key_bytes(), strip_prefix(token))
-        except signing.TokenError as exc:
-            raise Invalid("error.person_qr") from exc
-        if parsed.kind != signing.KIND_PERSON:
-            raise Invalid("error.person_qr")
-        return parsed.object_id
+        return person_id_from_token(self.settings, token)
 
     def from_token(self, token: str) -> Person:
         person = self.repo.get(self.person_id_from_token(token))
         if person is None:
             raise Invalid("error.person_qr")
         return person
+
+
+def person_id_from_token(settings: Settings, token: str) -> int:
+    """The person id a personal QR carries (signature checked, no database read)."""
+    from phongdich.people.cards import strip_prefix
+
+    try:
+        parsed = signing.verify(settings.qr_key_bytes(), strip_prefix(token))
+    except signing.TokenError as exc:
+        raise Invalid("error.person_qr") from exc
+    if parsed.kind != signing.KIND_PERSON:
+        raise Invalid("error.person_qr")
+    return parsed.object_id

@@ -3,6 +3,7 @@ assisted check-in, the live board and the CSV export."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from phongdich.checkpoints.service import QrInvalid
 from phongdich.config import Settings
 from phongdich.kit import signing
 from phongdich.kit.clock import fmt_local, utcnow
-from phongdich.kit.errors import DomainError, Forbidden, Invalid
+from phongdich.kit.errors import DomainError, Invalid, Unauthenticated
 from phongdich.kit.i18n import t
 from phongdich.kit.phone import mask
 from phongdich.kit.text import mask_name
 from phongdich.people.models import Person
-from phongdich.people.service import PersonService
+from phongdich.people.service import PersonService, person_id_from_token
+from phongdich.visits.ingest import Ingestor
 from phongdich.visits.repository import VisitRepository
 from phongdich.visits.rules import DIRECTIONS
 from phongdich.visits.schemas import (
@@ -38,6 +40,7 @@ from phongdich.visits.schemas import (
 )
 from phongdich.visits.service import ScanCommand, ScanOutcome, VisitService, parse_scan_id
 from phongdich.web.deps import (
+    SESSION_COOKIE,
     LangDep,
     OptionalPrincipal,
     PrincipalDep,
@@ -146,22 +149,19 @@ def self_scan(
     response_model=ScanResults,
     summary="Staff scans of personal QR codes, live or queued offline (≤ 500 per call)",
 )
-def staff_scans(
-    body: StaffScansIn,
-    principal: PrincipalDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    lang: LangDep,
-) -> ScanResults:
-    service = VisitService(db, settings)
+async def staff_scans(body: StaffScansIn, request: Request) -> ScanResults:
+    """The check-in hot path: parsed here, recorded by the process's ingest thread together
+    with concurrent requests in one transaction, answered once committed."""
+    settings: Settings = request.app.state.settings
+    lang: str = request.state.lang
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated()
     results: list[ScanResult | None] = [None] * len(body.scans)
     commands: list[tuple[int, ScanCommand]] = []
-    staff_id = principal.account.id if principal.account is not None else None
     now = utcnow()
     for i, item in enumerate(body.scans):
         try:
-            if staff_id is None:
-                raise Forbidden("error.not_staff")
             if item.method not in ("staff_scan", "reader"):
                 raise Invalid("error.invalid_fields", fields="method")
             commands.append(
@@ -170,27 +170,36 @@ def staff_scans(
                     ScanCommand(
                         scan_id=parse_scan_id(item.id),
                         entrance_id=item.entrance_id,
-                        person_id=service.people.person_id_from_token(item.person_token),
+                        person_id=person_id_from_token(settings, item.person_token),
                         direction=check_direction(item.direction),
                         at=item.at or now,
                         in_method=item.method,
-                        staff_id=staff_id,
                     ),
                 )
             )
         except DomainError as exc:
             results[i] = error_result(item.id, exc, lang)
-    outcomes = service.scan_many([cmd for _i, cmd in commands])
-    for (i, cmd), outcome in zip(commands, outcomes, strict=True):
-        item_id = body.scans[i].id  # echo exactly what the client sent: it matches on it
-        if isinstance(outcome, DomainError):
-            results[i] = error_result(item_id, outcome, lang)
-            continue
-        person = service.people.repo.get(cmd.person_id)
-        assert person is not None
-        result = outcome_result(outcome, person, lang)
-        result.id = item_id
-        results[i] = result
+    if commands:
+        ingestor: Ingestor = request.app.state.ingestor
+        answers = await asyncio.wrap_future(ingestor.submit(token, [c for _i, c in commands]))
+        if all(isinstance(a, Unauthenticated) for a in answers):
+            raise Unauthenticated()
+        for (i, _cmd), answer in zip(commands, answers, strict=True):
+            item_id = body.scans[i].id  # echo exactly what the client sent: it matches on it
+            if isinstance(answer, DomainError):
+                results[i] = error_result(item_id, answer, lang)
+                continue
+            outcome, full_name = answer
+            results[i] = ScanResult(
+                id=item_id,
+                ok=True,
+                status=200,
+                action=outcome.action,
+                message=outcome.message(lang, mask_name(full_name)),
+                visit_id=outcome.visit.id if outcome.visit else None,
+                person=mask_name(full_name),
+                replayed=outcome.replayed,
+            )
     return ScanResults(results=[r for r in results if r is not None])
 
 
