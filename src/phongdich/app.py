@@ -24,6 +24,7 @@ from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
 from phongdich.visits.ingest import Ingestor
 from phongdich.web import deps
+from phongdich.web.limits import BodySizeLimit
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(scanner_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        BodySizeLimit, max_body=settings.max_body_bytes, default_language=settings.default_language
+    )
 
     @app.get("/api/v1/noop", tags=["health"], summary="Does nothing: the baseline of benchmarks")
     async def noop() -> dict[str, bool]:

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     session_ttl_hours: int = 12
     login_failures_per_window: int = 10
     secure_cookies: bool = False
+    # Request bodies above this size are refused (413); a 500-scan batch is about 100 KB.
+    max_body_bytes: int = 1_048_576
 
     # Visits: a rescan of the same checkpoint within this many seconds is the same visit;
     # visits and scans older than the retention period are purged.

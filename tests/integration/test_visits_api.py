@@ -590,3 +590,14 @@ def test_an_offline_batch_replays_in_time_order(env: Env, world: World, make_cli
     assert visit.check_out_at is not None
     assert round((visit.check_out_at - visit.check_in_at).total_seconds()) == 35 * 60
     assert count(env, Scan) == 3
+
+
+def test_oversized_bodies_are_refused(env: Env, world: World, make_client: Any) -> None:
+    owner, _cp = active_checkpoint(env, make_client)
+    huge = b'{"scans": [' + b'{"id": "x", "entrance_id": 1, "person_token": "y"},' * 30_000 + b"]}"
+    r = owner.post(
+        "/api/v1/visits/scans", content=huge, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["message"] == "Dữ liệu gửi lên quá lớn (tối đa 1024 KB)."
+    assert count(env, Scan) == 0

@@ -167,6 +167,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Lối vào này không còn sử dụng; vui lòng quét mã ở lối vào khác.",
         "This entrance is no longer in use; scan the code at another one.",
     ),
+    "error.too_large": (
+        "Dữ liệu gửi lên quá lớn (tối đa {limit} KB).",
+        "The request body is too large (at most {limit} KB).",
+    ),
     # Visits
     "error.scan_id": ("Mã lượt quét không hợp lệ.", "Invalid scan id."),
     "error.scan_time_future": (
