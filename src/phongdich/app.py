@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import RequestResponseEndpoint
 
 from phongdich.config import Settings, get_settings
 from phongdich.db.session import make_engine, make_sessionmaker
@@ -23,8 +21,8 @@ from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
 from phongdich.visits.ingest import Ingestor
-from phongdich.web import deps
 from phongdich.web.limits import BodySizeLimit
+from phongdich.web.middleware import RequestContext
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -70,24 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Group commit of staff scans; it reads app.state.sessionmaker at every batch.
     app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings)
 
-    @app.middleware("http")
-    async def language_and_csrf_cookie(
-        request: Request, call_next: RequestResponseEndpoint
-    ) -> Response:
-        request.state.lang = deps.language_of(request, settings.default_language)
-        csrf = request.cookies.get(deps.CSRF_COOKIE) or deps.new_csrf_token()
-        request.state.csrf = csrf
-        request.state.principal = None
-        request.state.viewer = None
-        response = await call_next(request)
-        cookie_args: dict[str, Any] = {"samesite": "lax", "secure": settings.secure_cookies}
-        if deps.CSRF_COOKIE not in request.cookies:
-            response.set_cookie(deps.CSRF_COOKIE, csrf, httponly=False, **cookie_args)
-        if request.query_params.get("lang") in ("vi", "en"):
-            response.set_cookie(
-                deps.LANG_COOKIE, request.state.lang, max_age=31_536_000, **cookie_args
-            )
-        return response
+    app.add_middleware(
+        RequestContext,
+        default_language=settings.default_language,
+        secure_cookies=settings.secure_cookies,
+    )
 
     from sqlalchemy.exc import IntegrityError
 

@@ -46,21 +46,13 @@ def _fail(message: str) -> None:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 1,
-    reload: bool = False,
+    workers: Annotated[int, typer.Option(help="server processes; one per core")] = 1,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log")] = True,
 ) -> None:
     """Run the web server (migrate the database first with ``phongdich db upgrade``)."""
-    import uvicorn
+    from phongdich.server import serve as run
 
-    uvicorn.run(
-        "phongdich.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-    )
+    run(host, port, workers, access_log=access_log)
 
 
 @db_app.command("upgrade")
@@ -222,12 +214,16 @@ def demo(
 def bench(
     name: str,
     count: Annotated[int | None, typer.Option(help="posters: 2000; checkpoints: 100000")] = None,
+    db: Annotated[str, typer.Option(help="checkin: sqlite or postgresql")] = "sqlite",
+    seconds: Annotated[int, typer.Option(help="checkin: seconds per measured run")] = 10,
+    connections: Annotated[int, typer.Option(help="checkin: wrk connections")] = 32,
+    workers: Annotated[int, typer.Option(help="checkin: server worker processes")] = 2,
     processes: int | None = None,
     database_url: Annotated[
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
 ) -> None:
-    """Run one benchmark (posters, checkpoints); the last line printed is a JSON object."""
+    """Run one benchmark (posters, checkpoints, checkin); the last line printed is JSON."""
     result: dict[str, object]
     if name == "posters":
         from phongdich.bench import posters as bench_posters
@@ -237,8 +233,14 @@ def bench(
         from phongdich.bench import checkpoints as bench_checkpoints
 
         result = bench_checkpoints.run(count=count or 100_000, database_url=database_url)
+    elif name == "checkin":
+        from phongdich.bench import checkin as bench_checkin
+
+        if db not in ("sqlite", "postgresql"):
+            _fail(f"--db must be sqlite or postgresql, not {db!r}")
+        result = bench_checkin.run(db=db, seconds=seconds, connections=connections, workers=workers)
     else:
-        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints")
+        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints, checkin")
         return
     print(json.dumps(result, ensure_ascii=False))
 
