@@ -601,3 +601,53 @@ def test_oversized_bodies_are_refused(env: Env, world: World, make_client: Any) 
     assert r.status_code == 413
     assert r.json()["message"] == "Dữ liệu gửi lên quá lớn (tối đa 1024 KB)."
     assert count(env, Scan) == 0
+
+
+def test_expired_event_refuses_scans_and_old_visits_are_purged(
+    env: Env, world: World, make_client: Any
+) -> None:
+    from phongdich.checkpoints.models import Checkpoint
+    from phongdich.maintenance import purge_all
+
+    owner, cp = active_checkpoint(
+        env,
+        make_client,
+        type="event",
+        name="Hội nghị tổng kết",
+        ends_at=(utcnow() + timedelta(hours=3)).isoformat(),
+    )
+    entrance = cp["entrances"][0]["id"]
+    _pid, ptoken = person(env)
+    ok = owner.post(
+        "/api/v1/visits/scans",
+        json={"scans": [{"id": sid(), "entrance_id": entrance, "person_token": ptoken}]},
+    ).json()["results"][0]
+    assert ok["action"] == "check_in"
+    [visit] = visits(env)
+    # An event's visits end automatically at the event's end.
+    with env.session() as s:
+        row = s.get(Checkpoint, cp["id"])
+        assert row is not None
+        assert visit.auto_out_at == row.ends_at
+        row.ends_at = utcnow() - timedelta(minutes=1)
+        s.commit()
+    late = owner.post(
+        "/api/v1/visits/scans",
+        json={"scans": [{"id": sid(), "entrance_id": entrance, "person_token": ptoken}]},
+    ).json()["results"][0]
+    assert late["status"] == 409
+    assert "đã hết hạn" in late["message"]
+    # Retention: 30 days by default; move the visit back 31 days and purge.
+    with env.session() as s:
+        old = s.get(Visit, visit.id)
+        assert old is not None
+        old.check_in_at = utcnow() - timedelta(days=31)
+        old.auto_out_at = old.check_in_at + timedelta(hours=3)
+        for scan in s.scalars(select(Scan)):
+            scan.received_at = utcnow() - timedelta(days=31)
+        s.commit()
+    removed = purge_all(env.factory, env.settings)
+    assert removed["visits"] == 1
+    assert removed["visit_scans"] == 1
+    assert count(env, Visit) == 0
+    assert count(env, Scan) == 0
