@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from phongdich.people.models import Person
@@ -52,9 +53,13 @@ class VisitRepository:
             out[visit.person_id].append(visit)
         return out
 
-    def add_all(self, objects: Sequence[object]) -> None:
-        self.session.add_all(objects)
-        self.session.flush()
+    def insert_visits(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert visits in one statement; their ids in the order of ``rows``."""
+        stmt = insert(Visit).returning(Visit.id, sort_by_parameter_order=True)
+        return list(self.session.scalars(stmt, rows))
+
+    def insert_scans(self, rows: list[dict[str, Any]]) -> None:
+        self.session.execute(insert(Scan), rows)
 
     def visit(self, visit_id: int) -> Visit | None:
         return self.session.get(Visit, visit_id)

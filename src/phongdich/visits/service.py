@@ -26,6 +26,18 @@ from phongdich.visits.models import Scan, Visit
 from phongdich.visits.repository import VisitRepository
 
 CLOCK_SKEW = timedelta(minutes=5)
+NEW_VISIT_COLUMNS = (
+    "checkpoint_id",
+    "entrance_id",
+    "person_id",
+    "check_in_at",
+    "check_out_at",
+    "auto_out_at",
+    "in_method",
+    "out_method",
+    "recorded_by",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ class VisitService:
                     out_method=rules.OUT_SUPERSEDED if end else None,
                     in_method=cmd.in_method,
                     recorded_by=cmd.staff_id,
+                    created_at=now,
                 )
                 bisect.insort(timeline, visit, key=lambda v: v.check_in_at)
                 batch.new_visits.append(visit)
@@ -264,21 +277,30 @@ class _Batch:
         self.recorded[cmd.scan_id] = (outcome, cmd.at, now)
 
     def store(self, repo: VisitRepository) -> None:
-        """New visits first (they get ids), then one scan row per recorded scan id."""
+        """New visits first (one multi-row insert returning their ids), then one scan row per
+        recorded scan id. The new visits stay plain objects: no unit-of-work per row."""
         if self.new_visits:
-            repo.add_all(self.new_visits)
-        scans = [
-            Scan(
-                id=scan_id,
-                visit_id=outcome.visit.id if outcome.visit else None,
-                action=outcome.action,
-                scanned_at=at,
-                received_at=now,
+            ids = repo.insert_visits(
+                [
+                    {column: getattr(v, column) for column in NEW_VISIT_COLUMNS}
+                    for v in self.new_visits
+                ]
             )
-            for scan_id, (outcome, at, now) in self.recorded.items()
-        ]
-        if scans:
-            repo.add_all(scans)
+            for visit, visit_id in zip(self.new_visits, ids, strict=True):
+                visit.id = visit_id
+        if self.recorded:
+            repo.insert_scans(
+                [
+                    {
+                        "id": scan_id,
+                        "visit_id": outcome.visit.id if outcome.visit else None,
+                        "action": outcome.action,
+                        "scanned_at": at,
+                        "received_at": now,
+                    }
+                    for scan_id, (outcome, at, now) in self.recorded.items()
+                ]
+            )
 
 
 def _fmt(dt: datetime | None) -> str:
