@@ -20,6 +20,13 @@ class PersonRepository:
             return {}
         return {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(ids)))}
 
+    def names(self, ids: Collection[int]) -> dict[int, str]:
+        """Full names by id, for the ids that exist (no ORM objects: the check-in path)."""
+        if not ids:
+            return {}
+        stmt = select(Person.id, Person.full_name).where(Person.id.in_(ids))
+        return {pid: name for pid, name in self.session.execute(stmt)}
+
     def add(self, person: Person) -> None:
         self.session.add(person)
         self.session.flush()

@@ -130,7 +130,6 @@ class Ingestor:
                     commands.append(_with_staff(cmd, account_id))
                     owners.append(n)
             outcomes = service.scan_many(commands)
-            people = service.people.repo.get_many({c.person_id for c in commands})
             session.commit()
         except BaseException:
             session.rollback()
@@ -140,12 +139,11 @@ class Ingestor:
         answers: list[list[Answer]] = [[] for _ in batch]
         for n, error in refused.items():
             answers[n] = [error] * len(batch[n].commands)
-        for owner, cmd, outcome in zip(owners, commands, outcomes, strict=True):
+        for owner, outcome in zip(owners, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 answers[owner].append(outcome)
             else:
-                person = people.get(cmd.person_id)
-                answers[owner].append((outcome, person.full_name if person else ""))
+                answers[owner].append((outcome, outcome.person_name))
         return answers
 
 

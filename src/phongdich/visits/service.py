@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -59,6 +59,7 @@ class ScanOutcome:
     visit: Visit | None
     checkpoint: Checkpoint
     replayed: bool = False  # the same scan id was seen before: nothing new was recorded
+    person_name: str = ""
 
     def message(self, lang: str, person_name: str = "") -> str:
         return t(f"visit.{self.action}", lang, name=self.checkpoint.name, person=person_name)
@@ -117,7 +118,7 @@ class VisitService:
         entrances = self.checkpoints.repo.entrances_by_ids({c.entrance_id for c in cmds})
         checkpoints = self.checkpoints.repo.get_many({e.checkpoint_id for e in entrances.values()})
         members = self.checkpoints.repo.memberships({c.staff_id for c in cmds if c.staff_id})
-        people = self.people.repo.get_many({c.person_id for c in cmds})
+        people = self.people.repo.names({c.person_id for c in cmds})
         times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
         timelines = self.repo.timelines(
             set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
@@ -134,7 +135,7 @@ class VisitService:
                 cp = checkpoints[entrance.checkpoint_id]
                 replay = batch.replay(cmd.scan_id, cp)
                 if replay is not None:
-                    results[i] = replay
+                    results[i] = replace(replay, person_name=people.get(cmd.person_id, ""))
                     continue
                 if cmd.staff_id is not None and (cp.id, cmd.staff_id) not in members:
                     raise Forbidden("error.not_staff")
@@ -156,7 +157,8 @@ class VisitService:
                     )
                 if not entrance.is_active:
                     raise Conflict("scan.entrance_closed")
-                results[i] = self._apply(cmd, cp, batch, window, now)
+                outcome = self._apply(cmd, cp, batch, window, now)
+                results[i] = replace(outcome, person_name=people[cmd.person_id])
             except DomainError as exc:
                 results[i] = exc
         batch.store(self.repo)
