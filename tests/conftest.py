@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from phongdich.accounts.models import Official, PhoneAccount
 from phongdich.accounts.service import AccountService
 from phongdich.app import create_app
+from phongdich.bench.pg import PgServer
 from phongdich.config import Settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
 from phongdich.geo.service import UnitService
 from tests.support.http import Client, last_code
-from tests.support.pgserver import PgServer
 
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "mat-khau-thu-nghiem"

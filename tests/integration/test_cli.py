@@ -16,6 +16,7 @@ import zxingcpp
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from phongdich.bench.pg import PgServer
 from phongdich.checkpoints.models import Checkpoint
 from phongdich.checkpoints.service import CheckpointService
 from phongdich.cli import app
@@ -24,7 +25,6 @@ from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.geo.models import AdminUnit, UnitClosure
 from phongdich.geo.repository import UnitRepository
-from tests.support.pgserver import PgServer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

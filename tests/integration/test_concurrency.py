@@ -12,13 +12,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from phongdich.app import create_app
+from phongdich.bench.pg import PgServer
 from phongdich.checkpoints.models import Checkpoint
 from phongdich.config import Settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
 from phongdich.geo.service import UnitService
 from tests.support.http import Client, last_code
-from tests.support.pgserver import PgServer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -27,11 +27,11 @@ import pytest
 from sqlalchemy import func, select
 
 from phongdich.bench.checkin import Seeded, bench_settings, seed
+from phongdich.bench.pg import PgServer
 from phongdich.bench.server import Server
 from phongdich.config import Settings
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.visits.models import Scan, Visit
-from tests.support.pgserver import PgServer
 
 PERSONS = 3_000
 CLIENTS = 8

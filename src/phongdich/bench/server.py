@@ -4,24 +4,17 @@
 The server runs in a new session (its own process group), so ``kill()`` can SIGKILL the parent
 and every worker at once — a crash, not a shutdown — and ``stop()`` shuts it down cleanly.
 
-Two diagnostic modes (not the deployment) run the same app through ``python -m
-phongdich.bench.server`` to measure what the deployment's two flaws cost:
-
-- ``mode="nodelay"``: with ``--workers`` > 1 uvicorn binds the listening socket itself with
-  ``proto=0``, so asyncio does not set TCP_NODELAY on accepted connections; h11 writes the
-  response head and body separately and Nagle's algorithm then waits for the client's delayed
-  ACK (~40 ms per response). This mode uses an HTTP protocol that sets TCP_NODELAY.
-- ``mode="reuseport"``: the workers share one listening socket and whichever wakes first
-  accepts; keep-alive clients that connect together (a load generator, a shift of scanners)
-  can all land on one worker, leaving the other core idle. This mode runs one single-process
-  uvicorn per worker, each on its own SO_REUSEPORT socket (the kernel spreads connections by
-  hash), with TCP_NODELAY.
+Two diagnostic modes run the app through ``python -m phongdich.bench.server`` instead. They
+were written to measure two flaws of plain ``uvicorn --workers`` (Nagle's ~40 ms wait without
+TCP_NODELAY; every keep-alive client on one worker) and are kept for comparisons:
+``mode="nodelay"`` (uvicorn's shared socket, with TCP_NODELAY) and ``mode="reuseport"`` (one
+process per worker on SO_REUSEPORT sockets). ``phongdich serve`` itself now does the latter
+(see ``phongdich/server.py``), so ``mode="deployed"`` includes both fixes.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import http.client
 import json
@@ -36,8 +29,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from phongdich.bench.pg import free_port
 from phongdich.config import Settings
@@ -66,16 +57,6 @@ def serve_command() -> list[str]:
     if script:
         return [script]
     return [sys.executable, "-c", "from phongdich.cli import main; main()"]
-
-
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY on every connection (see the module's note)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
 
 
 def _proc_stat(pid: int) -> tuple[str, int, int] | None:
@@ -304,7 +285,7 @@ def _reuse_port_worker(host: str, port: int) -> None:
         "phongdich.app:create_app",
         factory=True,
         proxy_headers=True,
-        http="phongdich.bench.server:NoDelayH11Protocol",
+        http="phongdich.server:NoDelayH11Protocol",
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -329,7 +310,7 @@ def main() -> None:
             port=args.port,
             workers=args.workers,
             proxy_headers=True,
-            http="phongdich.bench.server:NoDelayH11Protocol",
+            http="phongdich.server:NoDelayH11Protocol",
         )
         return
     import multiprocessing
