@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -43,29 +44,40 @@ class Ingestor:
         factory: Callable[[], sessionmaker[Session]],
         settings: Settings,
         max_batch: int = 2000,
+        linger: float = 0.002,
+        linger_until: int = 8,
+        lanes: int = 1,
     ) -> None:
+        # ``lanes`` threads could record batches concurrently; one keeps every scan of a
+        # process in order (two lanes measured no faster on 2 cores).
+        self.lanes = lanes
+        # Wait up to ``linger`` seconds for ``linger_until`` requests before recording a batch.
+        self.linger, self.linger_until = linger, linger_until
         # The session factory is looked up per batch (tests swap the application's factory).
         self.factory, self.settings, self.max_batch = factory, settings, max_batch
         self._waiting: list[Submission] = []
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         """Start (or restart after ``stop``) the ingest thread; called lazily by ``submit``."""
         with self._cond:
             self._stopping = False
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
-                self._thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self.lanes:
+                thread = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self) -> None:
         """Finish what is waiting, then end the thread."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
-            thread = self._thread
-        if thread is not None:
+            self._cond.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout=10)
 
     def submit(self, session_token: str, commands: Sequence[ScanCommand]) -> Future[list[Answer]]:
@@ -73,7 +85,7 @@ class Ingestor:
         with self._cond:
             self._waiting.append(submission)
             self._cond.notify()
-            running = self._thread is not None and self._thread.is_alive() and not self._stopping
+            running = bool(self._threads) and not self._stopping
         if not running:
             self.start()
         return submission.future
@@ -82,6 +94,14 @@ class Ingestor:
         with self._cond:
             while not self._waiting and not self._stopping:
                 self._cond.wait()
+            # Linger briefly for more requests: a larger batch costs the same few queries.
+            deadline = time.monotonic() + self.linger
+            while (
+                not self._stopping
+                and len(self._waiting) < self.linger_until
+                and (left := deadline - time.monotonic()) > 0
+            ):
+                self._cond.wait(left)
             taken: list[Submission] = []
             size = 0
             while self._waiting and (
