@@ -246,17 +246,7 @@ def assist_verify(
     staff = service.require_staff(principal, cp)
     account = AccountService(db, settings).verify_code(body.phone, body.code, body.full_name)
     person = service.people.for_account(account)
-    outcome = service.scan(
-        ScanCommand(
-            scan_id=scan_id,
-            entrance_id=entrance.id,
-            person_id=person.id,
-            direction="in",
-            at=utcnow(),
-            in_method="assisted_sms",
-            staff_id=staff.id,
-        )
-    )
+    outcome = service.staff_check_in(scan_id, entrance.id, person, staff, "assisted_sms")
     return outcome_result(outcome, person, lang)
 
 
@@ -279,17 +269,7 @@ def assist_proxy(
     person = service.people.register(
         body.full_name, body.phone, body.birth_year, registered_by=staff
     )
-    outcome = service.scan(
-        ScanCommand(
-            scan_id=scan_id,
-            entrance_id=entrance.id,
-            person_id=person.id,
-            direction="in",
-            at=utcnow(),
-            in_method="assisted_proxy",
-            staff_id=staff.id,
-        )
-    )
+    outcome = service.staff_check_in(scan_id, entrance.id, person, staff, "assisted_proxy")
     result = outcome_result(outcome, person, lang)
     result.card_url = f"/api/v1/visits/cards/{person.id}.pdf"
     return result

@@ -94,6 +94,14 @@ class VisitService:
             raise Forbidden("error.not_staff")
         return principal.account
 
+    def staff_check_in(
+        self, scan_id: str, entrance_id: int, person: Person, staff: PhoneAccount, method: str
+    ) -> ScanOutcome:
+        """Staff record a person's arrival now (assisted check-in)."""
+        return self.scan(
+            ScanCommand(scan_id, entrance_id, person.id, "in", utcnow(), method, staff.id)
+        )
+
     def scan(self, cmd: ScanCommand) -> ScanOutcome:
         """Record one scan; raises the DomainError that refused it."""
         [result] = self.scan_many([cmd])

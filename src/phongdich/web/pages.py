@@ -644,17 +644,7 @@ def assist_submit(
             method = "assisted_proxy"
         else:
             raise Invalid("error.invalid_fields", fields="mode")
-        outcome = service.scan(
-            ScanCommand(
-                scan_id=parse_scan_id(scan_id),
-                entrance_id=entrance.id,
-                person_id=person.id,
-                direction="in",
-                at=utcnow(),
-                in_method=method,
-                staff_id=staff.id,
-            )
-        )
+        outcome = service.staff_check_in(parse_scan_id(scan_id), entrance.id, person, staff, method)
     except DomainError as exc:
         if exc.status_code in (401, 403) and not exc.keep_changes:
             raise
