@@ -215,6 +215,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.closed": ("Đã đóng", "Closed"),
     "status.expired": ("Hết hạn", "Expired"),
     # Notifications
+    # SMS bodies are written without diacritics on purpose: unaccented text fits the GSM-7
+    # alphabet (160 characters a message), Vietnamese with diacritics needs UCS-2 (70).
     "sms.staff_added": (
         "PhongDich: ban da duoc them lam nhan vien quet ma tai diem kiem dich {name} ({code}).",
         "PhongDich: you were added as staff at checkpoint {name} ({code}).",
