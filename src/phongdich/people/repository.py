@@ -15,11 +15,6 @@ class PersonRepository:
     def get(self, person_id: int) -> Person | None:
         return self.session.get(Person, person_id)
 
-    def get_many(self, ids: Collection[int]) -> dict[int, Person]:
-        if not ids:
-            return {}
-        return {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(ids)))}
-
     def names(self, ids: Collection[int]) -> dict[int, str]:
         """Full names by id, for the ids that exist (no ORM objects: the check-in path)."""
         if not ids:

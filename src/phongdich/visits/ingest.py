@@ -27,8 +27,8 @@ from phongdich.visits.service import ScanCommand, ScanOutcome, VisitService
 
 log = logging.getLogger(__name__)
 
-# A scan answer: the outcome with the person's masked name, or the refusal.
-Answer = tuple[ScanOutcome, str] | DomainError
+# A scan answer: what was recorded, or why it was refused.
+Answer = ScanOutcome | DomainError
 
 
 @dataclass
@@ -160,10 +160,7 @@ class Ingestor:
         for n, error in refused.items():
             answers[n] = [error] * len(batch[n].commands)
         for owner, outcome in zip(owners, outcomes, strict=True):
-            if isinstance(outcome, DomainError):
-                answers[owner].append(outcome)
-            else:
-                answers[owner].append((outcome, outcome.person_name))
+            answers[owner].append(outcome)
         return answers
 
 

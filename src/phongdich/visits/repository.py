@@ -9,19 +9,12 @@ from sqlalchemy.orm import Session
 
 from phongdich.people.models import Person
 from phongdich.visits.models import Scan, Visit
-from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC, OpenVisit
+from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
 
 
 class VisitRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def add(self, obj: object) -> None:
-        self.session.add(obj)
-        self.session.flush()
-
-    def scan(self, scan_id: str) -> Scan | None:
-        return self.session.get(Scan, scan_id)
 
     def scans_by_ids(self, ids: Collection[str]) -> dict[str, Scan]:
         if not ids:
@@ -60,53 +53,6 @@ class VisitRepository:
 
     def insert_scans(self, rows: list[dict[str, Any]]) -> None:
         self.session.execute(insert(Scan), rows)
-
-    def visit(self, visit_id: int) -> Visit | None:
-        return self.session.get(Visit, visit_id)
-
-    def open_visit_at(self, person_id: int, at: datetime) -> OpenVisit | None:
-        """The person's visit open at ``at``: the latest check-in at or before it that had not
-        ended by then. Bounded below by the longest possible visit, so it is an index range."""
-        stmt = (
-            select(
-                Visit.id,
-                Visit.checkpoint_id,
-                Visit.check_in_at,
-                Visit.check_out_at,
-                Visit.auto_out_at,
-            )
-            .where(
-                Visit.person_id == person_id,
-                Visit.check_in_at <= at,
-                Visit.check_in_at >= at - LONGEST_VISIT,
-            )
-            .order_by(Visit.check_in_at.desc(), Visit.id.desc())
-            .limit(1)
-        )
-        row = self.session.execute(stmt).first()
-        if row is None:
-            return None
-        visit_id, checkpoint_id, check_in, check_out, auto_out = row
-        if (check_out is not None and check_out <= at) or auto_out <= at:
-            return None
-        return OpenVisit(visit_id=visit_id, checkpoint_id=checkpoint_id, check_in=check_in)
-
-    def next_visit_after(self, person_id: int, at: datetime) -> OpenVisit | None:
-        """The person's first visit that began after ``at`` (within the longest visit)."""
-        stmt = (
-            select(Visit.id, Visit.checkpoint_id, Visit.check_in_at)
-            .where(
-                Visit.person_id == person_id,
-                Visit.check_in_at > at,
-                Visit.check_in_at < at + LONGEST_VISIT,
-            )
-            .order_by(Visit.check_in_at, Visit.id)
-            .limit(1)
-        )
-        row = self.session.execute(stmt).first()
-        if row is None:
-            return None
-        return OpenVisit(visit_id=row[0], checkpoint_id=row[1], check_in=row[2])
 
     def occupancy(self, checkpoint_id: int, now: datetime) -> int:
         stmt = select(func.count()).where(*self._open_at(checkpoint_id, now))

@@ -91,15 +91,17 @@ def resolve_entrance_token(service: VisitService, token: str) -> int:
     return parsed.object_id
 
 
-def outcome_result(outcome: ScanOutcome, person: Person, lang: str) -> ScanResult:
+def outcome_result(outcome: ScanOutcome, lang: str, item_id: str | None = None) -> ScanResult:
+    """The answer for one recorded scan; ``item_id`` echoes the id exactly as the client sent it
+    (clients match their queue on it)."""
     return ScanResult(
-        id=outcome.scan_id,
+        id=item_id if item_id is not None else outcome.scan_id,
         ok=True,
         status=200,
         action=outcome.action,
-        message=outcome.message(lang, mask_name(person.full_name)),
+        message=outcome.message(lang, mask_name(outcome.person_name)),
         visit_id=outcome.visit.id if outcome.visit else None,
-        person=mask_name(person.full_name),
+        person=mask_name(outcome.person_name),
         replayed=outcome.replayed,
     )
 
@@ -141,7 +143,7 @@ def self_scan(
         )
     )
     remember_person(response, service.people.token(person), settings)
-    return outcome_result(outcome, person, lang)
+    return outcome_result(outcome, lang)
 
 
 @router.post(
@@ -189,17 +191,7 @@ async def staff_scans(body: StaffScansIn, request: Request) -> ScanResults:
             if isinstance(answer, DomainError):
                 results[i] = error_result(item_id, answer, lang)
                 continue
-            outcome, full_name = answer
-            results[i] = ScanResult(
-                id=item_id,
-                ok=True,
-                status=200,
-                action=outcome.action,
-                message=outcome.message(lang, mask_name(full_name)),
-                visit_id=outcome.visit.id if outcome.visit else None,
-                person=mask_name(full_name),
-                replayed=outcome.replayed,
-            )
+            results[i] = outcome_result(answer, lang, item_id)
     return ScanResults(results=[r for r in results if r is not None])
 
 
@@ -247,7 +239,7 @@ def assist_verify(
     account = AccountService(db, settings).verify_code(body.phone, body.code, body.full_name)
     person = service.people.for_account(account)
     outcome = service.staff_check_in(scan_id, entrance.id, person, staff, "assisted_sms")
-    return outcome_result(outcome, person, lang)
+    return outcome_result(outcome, lang)
 
 
 @router.post(
@@ -270,7 +262,7 @@ def assist_proxy(
         body.full_name, body.phone, body.birth_year, registered_by=staff
     )
     outcome = service.staff_check_in(scan_id, entrance.id, person, staff, "assisted_proxy")
-    result = outcome_result(outcome, person, lang)
+    result = outcome_result(outcome, lang)
     result.card_url = f"/api/v1/visits/cards/{person.id}.pdf"
     return result
 

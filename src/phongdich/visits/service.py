@@ -181,9 +181,7 @@ class VisitService:
             cp.id,
             cmd.direction,
             cmd.at,
-            rules.OpenVisit(id(open_visit), open_visit.checkpoint_id, open_visit.check_in_at)
-            if open_visit
-            else None,
+            _for_rules(open_visit),
             window,
             by_staff=cmd.staff_id is not None,
         )
@@ -205,9 +203,7 @@ class VisitService:
                 cp.id,
                 cmd.at,
                 auto_out,
-                rules.OpenVisit(id(following), following.checkpoint_id, following.check_in_at)
-                if following
-                else None,
+                _for_rules(following),
                 window,
             )
             if action == "duplicate":
@@ -232,12 +228,20 @@ class VisitService:
         return outcome
 
     def open_visit(self, person: Person) -> tuple[Visit, Checkpoint] | None:
-        found = self.repo.open_visit_at(person.id, utcnow())
-        if found is None:
-            return None
-        visit = self.repo.visit(found.visit_id)
-        assert visit is not None
-        return visit, self.checkpoints.get(visit.checkpoint_id)
+        """The person's visit open now, with its checkpoint (the same rule as scans use)."""
+        now = utcnow()
+        timeline = self.repo.timelines({person.id}, now - rules.LONGEST_VISIT, now)[person.id]
+        visit = _open_at(timeline, now)
+        return (visit, self.checkpoints.get(visit.checkpoint_id)) if visit else None
+
+
+def _for_rules(visit: Visit | None) -> rules.OpenVisit | None:
+    """A visit as the pure rules see it. Visits made earlier in the same batch have no database
+    id yet, so the handle is the object's identity; the service maps decisions back to the
+    object it passed, never through this id."""
+    if visit is None:
+        return None
+    return rules.OpenVisit(id(visit), visit.checkpoint_id, visit.check_in_at)
 
 
 def _open_at(timeline: list[Visit], at: datetime) -> Visit | None:
