@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from phongdich.accounts.routes import client_ip, set_session_cookie
 from phongdich.accounts.service import AccountService, Principal
 from phongdich.checkpoints import rules
+from phongdich.checkpoints.models import Checkpoint
 from phongdich.checkpoints.repository import CheckpointFilter
 from phongdich.checkpoints.schemas import CheckpointCreate
 from phongdich.checkpoints.service import CheckpointService, DuplicateCheckpoint, QrInvalid
@@ -304,6 +306,29 @@ def _actions_for(status: str, role: str, official_role: str) -> list[str]:
     ]
 
 
+def _on_checkpoint(
+    request: Request,
+    checkpoint_id: int,
+    principal: Principal,
+    db: SessionDep,
+    settings: SettingsDep,
+    do: Callable[[CheckpointService, Checkpoint], object],
+) -> Response:
+    """Run a form's action on a checkpoint: back to its page, or the page with the error (and
+    nothing saved). Not signed in / not allowed / not found stay errors of their own."""
+    service = CheckpointService(db, settings)
+    try:
+        do(service, service.get(checkpoint_id))
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return checkpoint_detail(
+            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
+        )
+    return redirect(f"/checkpoints/{checkpoint_id}")
+
+
 @router.post("/checkpoints/{checkpoint_id}/action", response_class=HTMLResponse)
 def checkpoint_action(
     request: Request,
@@ -314,18 +339,14 @@ def checkpoint_action(
     action: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    service = CheckpointService(db, settings)
-    cp = service.get(checkpoint_id)
-    try:
-        service.apply(principal, cp, action, reason)
-    except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return checkpoint_detail(
-            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
-        )
-    return redirect(f"/checkpoints/{checkpoint_id}")
+    return _on_checkpoint(
+        request,
+        checkpoint_id,
+        principal,
+        db,
+        settings,
+        lambda service, cp: service.apply(principal, cp, action, reason),
+    )
 
 
 @router.post("/checkpoints/{checkpoint_id}/entrances", response_class=HTMLResponse)
@@ -338,17 +359,14 @@ def checkpoint_add_entrance(
     name: Annotated[str, Form(max_length=1000)] = "",
     kind: Annotated[str, Form(max_length=10)] = "entrance",
 ) -> Response:
-    service = CheckpointService(db, settings)
-    try:
-        service.add_entrance(principal, service.get(checkpoint_id), name, kind)
-    except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return checkpoint_detail(
-            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
-        )
-    return redirect(f"/checkpoints/{checkpoint_id}")
+    return _on_checkpoint(
+        request,
+        checkpoint_id,
+        principal,
+        db,
+        settings,
+        lambda service, cp: service.add_entrance(principal, cp, name, kind),
+    )
 
 
 @router.post("/checkpoints/{checkpoint_id}/staff", response_class=HTMLResponse)
@@ -360,17 +378,14 @@ def checkpoint_add_staff(
     settings: SettingsDep,
     phone: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    service = CheckpointService(db, settings)
-    try:
-        service.add_staff(principal, service.get(checkpoint_id), phone)
-    except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return checkpoint_detail(
-            request, checkpoint_id, principal, db, settings, error=message_of(request, exc)
-        )
-    return redirect(f"/checkpoints/{checkpoint_id}")
+    return _on_checkpoint(
+        request,
+        checkpoint_id,
+        principal,
+        db,
+        settings,
+        lambda service, cp: service.add_staff(principal, cp, phone),
+    )
 
 
 # Officials' list ----------------------------------------------------------------------------
