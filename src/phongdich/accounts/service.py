@@ -24,6 +24,7 @@ from phongdich.config import Settings
 from phongdich.geo.repository import UnitRepository
 from phongdich.kit.clock import utcnow
 from phongdich.kit.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
+from phongdich.kit.i18n import t
 from phongdich.kit.phone import normalize_mobile
 from phongdich.kit.text import clean
 from phongdich.notify.service import Notifier
@@ -153,8 +154,7 @@ class AccountService:
         minutes = max(1, s.otp_ttl_seconds // 60)
         Notifier(self.session).sms(
             phone,
-            f"PhongDich: ma xac thuc cua ban la {code}, hieu luc {minutes} phut. "
-            "Khong chia se ma nay cho bat ky ai.",
+            t("sms.otp", "vi", code=code, minutes=minutes),
             purpose="otp",
         )
         return phone, challenge

@@ -217,6 +217,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Notifications
     # SMS bodies are written without diacritics on purpose: unaccented text fits the GSM-7
     # alphabet (160 characters a message), Vietnamese with diacritics needs UCS-2 (70).
+    "sms.otp": (
+        "PhongDich: ma xac thuc cua ban la {code}, hieu luc {minutes} phut. "
+        "Khong chia se ma nay cho bat ky ai.",
+        "PhongDich: your code is {code}, valid for {minutes} minutes. Do not share it.",
+    ),
     "sms.staff_added": (
         "PhongDich: ban da duoc them lam nhan vien quet ma tai diem kiem dich {name} ({code}).",
         "PhongDich: you were added as staff at checkpoint {name} ({code}).",
