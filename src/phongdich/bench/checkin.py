@@ -36,10 +36,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.accounts.service import AccountService
@@ -58,6 +60,8 @@ SCANS_PATH = "/api/v1/visits/scans"
 NOOP_PATHS = ("/api/v1/noop", "/healthz")  # the first one the server answers with 200
 WARMUP_SECONDS = 2
 WARMUP_PERSONS = 2_000
+HISTORY_VISITS = 100_000  # past visits in the database before the measured runs
+SUPERMARKET_STAY = timedelta(hours=2)  # the seeded checkpoint type's automatic check-out
 
 
 def source_fingerprint() -> str:
@@ -123,9 +127,12 @@ class Seeded:
         return json.dumps({"scans": [scan]}, separators=(",", ":")).encode()
 
 
-def seed(settings: Settings, persons: int, batch: int = 5_000, quiet: bool = False) -> Seeded:
+def seed(
+    settings: Settings, persons: int, batch: int = 5_000, quiet: bool = False, history: int = 0
+) -> Seeded:
     """Migrate ``settings.database_url`` and fill it through the services: units, an owner with
-    a login session, an active checkpoint with one entrance, ``persons`` people and their tokens.
+    a login session, an active checkpoint with one entrance, ``persons`` people and their tokens;
+    then ``history`` past visits (see ``seed_history``) and fresh planner statistics.
     """
     url = settings.database_url
     upgrade(url)
@@ -153,15 +160,22 @@ def seed(settings: Settings, persons: int, batch: int = 5_000, quiet: bool = Fal
             session_token = AccountService(s, settings).start_session("phone", owner.id)
             ids = (cp.id, entrance.id, owner.id)
         tokens: list[str] = []
+        person_ids: list[int] = []
         started = time.monotonic()
         while len(tokens) < persons:
             with unit_of_work(factory) as s:
                 people = PersonService(s, settings)
                 for i in range(len(tokens), min(persons, len(tokens) + batch)):
-                    tokens.append(people.token(people.register(f"Nguyễn Văn Thử {i}", None)))
+                    person = people.register(f"Nguyễn Văn Thử {i}", None)
+                    tokens.append(people.token(person))
+                    person_ids.append(person.id)
             if not quiet:
                 elapsed = time.monotonic() - started
                 log(f"seeded {len(tokens):,}/{persons:,} people ({elapsed:.1f} s)")
+        if history:
+            seed_history(factory, ids, person_ids, history, batch, quiet)
+        with engine.begin() as conn:  # statistics as a running system has them
+            conn.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
     return Seeded(
@@ -172,6 +186,71 @@ def seed(settings: Settings, persons: int, batch: int = 5_000, quiet: bool = Fal
         csrf=secrets.token_urlsafe(24),
         person_tokens=tokens,
     )
+
+
+def seed_history(
+    factory: sessionmaker[Session],
+    ids: tuple[int, int, int],
+    person_ids: list[int],
+    count: int,
+    batch: int,
+    quiet: bool,
+) -> None:
+    """``count`` visits of the past 7 days at the checkpoint, each with its scan row: a running
+    system's tables are not empty, and their size and statistics shape every query plan (plans
+    made while a table was empty stay cached by the database long after it has grown)."""
+    import random
+
+    from phongdich.kit.clock import utcnow
+    from phongdich.visits.repository import VisitRepository
+    from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SCANNED
+
+    checkpoint_id, entrance_id, owner_id = ids
+    rng = random.Random(7)
+    now = utcnow()
+    started = time.monotonic()
+    done = 0
+    while done < count:
+        size = min(batch, count - done)
+        visits: list[dict[str, Any]] = []
+        for _ in range(size):
+            at = now - timedelta(seconds=rng.uniform(3600, 7 * 86400))
+            scanned_out = rng.random() < 0.8  # the rest were closed by the automatic check-out
+            out = (
+                at + timedelta(minutes=rng.uniform(5, 50)) if scanned_out else at + SUPERMARKET_STAY
+            )
+            visits.append(
+                {
+                    "checkpoint_id": checkpoint_id,
+                    "entrance_id": entrance_id,
+                    "person_id": rng.choice(person_ids),
+                    "check_in_at": at,
+                    "check_out_at": out,
+                    "auto_out_at": at + SUPERMARKET_STAY,
+                    "in_method": "staff_scan",
+                    "out_method": OUT_SCANNED if scanned_out else OUT_AUTOMATIC,
+                    "recorded_by": owner_id,
+                    "created_at": at,
+                }
+            )
+        with unit_of_work(factory) as s:
+            repo = VisitRepository(s)
+            visit_ids = repo.insert_visits(visits)
+            repo.insert_scans(
+                [
+                    {
+                        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        "visit_id": visit_id,
+                        "action": "check_in",
+                        "scanned_at": row["check_in_at"],
+                        "received_at": row["check_in_at"],
+                    }
+                    for visit_id, row in zip(visit_ids, visits, strict=True)
+                ]
+            )
+        done += size
+        if not quiet:
+            log(f"seeded {done:,}/{count:,} past visits ({time.monotonic() - started:.1f} s)")
 
 
 def stored_counts(database_url: str) -> tuple[int, int]:
@@ -673,7 +752,7 @@ def run(
         settings = bench_settings(url)
         total_people = WARMUP_PERSONS + persons + fixed_total + profile_persons
         log(f"seeding {db}: {total_people:,} people")
-        seeded = seed(settings, total_people)
+        seeded = seed(settings, total_people, history=HISTORY_VISITS)
         slices: dict[str, Path] = {}
         offset = 0
         for name, size in (

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.accounts.repository import AccountRepository
@@ -46,11 +47,8 @@ class Ingestor:
         max_batch: int = 2000,
         linger: float = 0.002,
         linger_until: int = 8,
-        lanes: int = 1,
     ) -> None:
-        # ``lanes`` threads could record batches concurrently; one keeps every scan of a
-        # process in order (two lanes measured no faster on 2 cores).
-        self.lanes = lanes
+        # One thread keeps every scan of a process in order (two measured no faster on 2 cores).
         # Wait up to ``linger`` seconds for ``linger_until`` requests before recording a batch.
         self.linger, self.linger_until = linger, linger_until
         # The session factory is looked up per batch (tests swap the application's factory).
@@ -58,26 +56,26 @@ class Ingestor:
         self._waiting: list[Submission] = []
         self._cond = threading.Condition()
         self._stopping = False
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
+        # The connection the ingest thread keeps between batches (no pool checkout, ping and
+        # reset per batch); dropped after any failure and opened again for the next batch.
+        self._conn: Connection | None = None
 
     def start(self) -> None:
         """Start (or restart after ``stop``) the ingest thread; called lazily by ``submit``."""
         with self._cond:
             self._stopping = False
-            self._threads = [t for t in self._threads if t.is_alive()]
-            while len(self._threads) < self.lanes:
-                thread = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
+                self._thread.start()
 
     def stop(self) -> None:
         """Finish what is waiting, then end the thread."""
         with self._cond:
             self._stopping = True
-            self._cond.notify()
             self._cond.notify_all()
-            threads = list(self._threads)
-        for thread in threads:
+            thread = self._thread
+        if thread is not None:
             thread.join(timeout=10)
 
     def submit(self, session_token: str, commands: Sequence[ScanCommand]) -> Future[list[Answer]]:
@@ -85,7 +83,7 @@ class Ingestor:
         with self._cond:
             self._waiting.append(submission)
             self._cond.notify()
-            running = bool(self._threads) and not self._stopping
+            running = self._thread is not None and not self._stopping
         if not running:
             self.start()
         return submission.future
@@ -116,11 +114,13 @@ class Ingestor:
         while True:
             batch = self._take()
             if not batch:
+                self._drop_connection()
                 return  # stopping and nothing left
             try:
                 answers = self.record(batch)
             except Exception as exc:  # the commit failed: nobody is told "stored"
                 log.exception("scan batch failed")
+                self._drop_connection()
                 for submission in batch:
                     submission.future.set_exception(exc)
                 continue
@@ -129,7 +129,7 @@ class Ingestor:
 
     def record(self, batch: Sequence[Submission]) -> list[list[Answer]]:
         """One transaction for the whole batch; returns each submission's answers."""
-        session = self.factory()()
+        session = self._session()
         try:
             sessions = AccountRepository(session).live_sessions(
                 {hash_session_token(s.session_token) for s in batch if s.session_token}, utcnow()
@@ -162,6 +162,26 @@ class Ingestor:
         for owner, outcome in zip(owners, outcomes, strict=True):
             answers[owner].append(outcome)
         return answers
+
+
+    def _session(self) -> Session:
+        maker = self.factory()
+        bind = maker.kw.get("bind")
+        if not isinstance(bind, Engine):  # already bound to a connection (tests)
+            return maker()
+        conn = self._conn
+        if conn is None or conn.engine is not bind or conn.closed or conn.invalidated:
+            self._drop_connection()
+            conn = self._conn = bind.connect()
+        return maker(bind=conn)
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a broken connection: nothing to keep
+                log.warning("closing the ingest connection failed", exc_info=True)
 
 
 def _with_staff(cmd: ScanCommand, account_id: int) -> ScanCommand:
