@@ -223,7 +223,7 @@ def bench(
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
 ) -> None:
-    """Run one benchmark (posters, checkpoints, checkin); the last line printed is JSON."""
+    """Run one benchmark (posters, checkpoints, checkin, personal-qr); the last line is JSON."""
     result: dict[str, object]
     if name == "posters":
         from phongdich.bench import posters as bench_posters
@@ -239,8 +239,12 @@ def bench(
         if db not in ("sqlite", "postgresql"):
             _fail(f"--db must be sqlite or postgresql, not {db!r}")
         result = bench_checkin.run(db=db, seconds=seconds, connections=connections, workers=workers)
+    elif name == "personal-qr":
+        from phongdich.bench import personal_qr as bench_personal_qr
+
+        result = bench_personal_qr.run(count=count or 20_000)
     else:
-        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints, checkin")
+        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints, checkin, personal-qr")
         return
     print(json.dumps(result, ensure_ascii=False))
 
