@@ -89,17 +89,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.accounts.routes import router as accounts_router
     from phongdich.checkpoints.routes import router as checkpoints_router
     from phongdich.geo.routes import router as geo_router
+    from phongdich.people.routes import router as people_router
     from phongdich.visits.routes import board_router as visit_board_router
     from phongdich.visits.routes import router as visits_router
     from phongdich.web.pages import router as pages_router
+    from phongdich.web.people_pages import router as people_pages_router
     from phongdich.web.scanner import router as scanner_router
 
     app.include_router(accounts_router, prefix="/api/v1")
     app.include_router(geo_router, prefix="/api/v1")
     app.include_router(checkpoints_router, prefix="/api/v1")
     app.include_router(visits_router, prefix="/api/v1")
+    app.include_router(people_router, prefix="/api/v1")
     app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
+    app.include_router(people_pages_router)
     app.include_router(scanner_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(

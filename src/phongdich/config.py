@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from functools import lru_cache
@@ -56,6 +58,20 @@ class Settings(BaseSettings):
     visit_dedupe_seconds: int = 600
     visit_retention_days: int = 30
 
+    # Personal health QR (Ed25519): key id (1-255) -> base64url 32-byte private seed. Passes
+    # signed with a key verify as long as its id stays here or in the public-only list; new
+    # passes use ``health_qr_active_key``. Empty: key 1 derived from secret_key.
+    health_qr_keys: dict[int, str] = Field(default_factory=dict)
+    health_qr_active_key: int = 1
+    # Retired keys that still verify old passes: key id -> base64url raw public key.
+    health_qr_public_keys: dict[int, str] = Field(default_factory=dict)
+    # A printed card (people without phones) carries no status and lasts this long.
+    health_card_days: int = 365
+    # A health declaration keeps a person green this long; then they must declare again.
+    declaration_valid_days: int = 7
+    # Declarations older than this are deleted by the hourly purge.
+    declaration_retention_days: int = 60
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":
@@ -71,7 +87,29 @@ class Settings(BaseSettings):
         for kid in self.qr_keys:
             if not 0 <= kid <= 255:
                 raise ValueError("QR key ids must be between 0 and 255")
+        if self.health_qr_keys and self.health_qr_active_key not in self.health_qr_keys:
+            raise ValueError(
+                f"PHONGDICH_HEALTH_QR_ACTIVE_KEY={self.health_qr_active_key} is not in "
+                "HEALTH_QR_KEYS"
+            )
+        for kid, seed in self.health_qr_keys.items():
+            if not 1 <= kid <= 255:
+                raise ValueError("health QR key ids must be between 1 and 255")
+            if len(_b64(seed)) != 32:
+                raise ValueError(f"health QR key {kid} must be 32 bytes (base64url)")
         return self
+
+    def health_qr_seeds(self) -> dict[int, bytes]:
+        """Ed25519 private seeds by key id; key 1 derived from the secret when none are set."""
+        if self.health_qr_keys:
+            return {kid: _b64(seed) for kid, seed in self.health_qr_keys.items()}
+        derived = hmac.new(
+            self.secret_key.encode(), b"phongdich-health-qr-key-1", hashlib.sha256
+        ).digest()
+        return {1: derived}
+
+    def health_qr_public(self) -> dict[int, bytes]:
+        return {kid: _b64(key) for kid, key in self.health_qr_public_keys.items()}
 
     def qr_key_bytes(self) -> dict[int, bytes]:
         """The QR signing keys as bytes; derives key 1 from the secret when none are configured."""
@@ -83,6 +121,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError("a health QR key is not valid base64url") from exc
 
 
 @lru_cache(maxsize=1)

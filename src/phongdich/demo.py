@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
@@ -175,6 +175,55 @@ def _seed(session: Session, settings: Settings, count: int) -> None:
         if end < now + timedelta(hours=1):
             cp.ends_at = now - timedelta(days=1)  # the seminar is over: its QR has expired
     _seed_visits(session, settings, rng, now)
+    _seed_citizens(session, settings)
+
+
+# A citizen who declares for herself, her son and her mother; the mother was also registered
+# at a venue by staff, which the officials see as a duplicate to merge.
+CITIZEN = ("0901234567", "Nguyễn Thị Lan")
+
+
+def _seed_citizens(session: Session, settings: Settings) -> None:
+    from phongdich.people.schemas import DeclarationIn, DependantIn, ProfileIn
+    from phongdich.people.service import PersonService
+
+    people = PersonService(session, settings)
+    account = PhoneAccount(phone=CITIZEN[0], full_name=CITIZEN[1])
+    AccountRepository(session).add(account)
+    me = people.for_account(account)
+    people.update_profile(
+        me,
+        ProfileIn(
+            full_name=CITIZEN[1],
+            birth_date=date(1988, 6, 12),
+            gender="female",
+            id_kind="cccd",
+            id_number="001188012345",
+            address="Số 12 Kim Mã",
+            unit_code="00004",
+        ),
+    )
+    people.declare(account, me.id, DeclarationIn(kind="universal"))
+    son, _ = people.add_dependant(
+        account,
+        DependantIn(full_name="Trần Minh Khôi", relation="child", birth_date=date(2017, 9, 1)),
+    )
+    people.declare(account, son.id, DeclarationIn(kind="daily", symptoms=["fever", "cough"]))
+    # The mother was checked in by a market's staff (name, phone, birth year) before the
+    # family registered her: same phone + name + birth year, flagged on entry.
+    earlier = people.register("Phạm Thị Hoa", "0987001122", 1950)
+    earlier.unit_code = "00004"  # the commune the market's staff wrote down
+    mother, _ = people.add_dependant(
+        account,
+        DependantIn(
+            full_name="Phạm Thị Hoa",
+            relation="parent",
+            birth_year=1950,
+            phone="0987001122",
+            gender="female",
+        ),
+    )
+    people.declare(account, mother.id, DeclarationIn(kind="daily"))
 
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
@@ -255,4 +304,5 @@ def logins(settings: Settings) -> str:
         "  in this console:",
     ]
     lines += [f"    {phone}  {name}" for phone, name in OWNERS]
+    lines += [f"  Người dân / citizen: {CITIZEN[0]}  {CITIZEN[1]} (/me)"]
     return "\n".join(lines)

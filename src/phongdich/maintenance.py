@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from phongdich.accounts import tasks as account_tasks
 from phongdich.config import Settings
 from phongdich.notify import tasks as notify_tasks
+from phongdich.people import tasks as people_tasks
 from phongdich.visits import tasks as visit_tasks
 
 
@@ -22,4 +23,5 @@ def purge_all(
     done.update(visit_tasks.purge_job(factory, now, settings.visit_retention_days))
     done.update(account_tasks.purge_job(factory, now))
     done.update(notify_tasks.purge_job(factory, now))
+    done.update(people_tasks.purge_job(factory, now, settings.declaration_retention_days))
     return done

@@ -45,7 +45,7 @@ class Venue:
     checkpoint_id: int
     entrance_id: int
     owner_session: str  # the owner's session cookie
-    tokens: dict[str, str]  # person name -> personal QR token
+    passes: dict[str, str]  # person name -> their health QR pass (``PD1:...``, as shown)
 
 
 def _account(session: Any, env: Env, phone: str, name: str) -> tuple[PhoneAccount, str]:
@@ -73,14 +73,16 @@ def make_venue(env: Env, world: World, *people: tuple[str, str]) -> Venue:
         service.apply(Principal("official", official=world.badinh), cp, "approve", "")
         entrance = service.repo.entrances(cp.id)[0]
         persons = PersonService(session, env.settings)
-        tokens = {name: persons.token(persons.register(name, phone)) for name, phone in people}
+        passes = {
+            name: persons.status_of(persons.register(name, phone)).qr for name, phone in people
+        }
         session.commit()
-        return Venue(cp.id, entrance.id, cookie, tokens)
+        return Venue(cp.id, entrance.id, cookie, passes)
 
 
-def visits_of(env: Env, token: str) -> list[Visit]:
+def visits_of(env: Env, health_pass: str) -> list[Visit]:
     with env.session() as session:
-        person = PersonService(session, env.settings).from_token(token)
+        person, _scanned = PersonService(session, env.settings).from_pass(health_pass)
         return list(session.scalars(select(Visit).where(Visit.person_id == person.id)))
 
 
@@ -103,8 +105,9 @@ def test_camera_checks_in_once(
     live: LiveServer, world: World, browser: Browser, tmp_path: Path
 ) -> None:
     venue = make_venue(live.env, world, ("Trần Thị Mai", "0987654321"))
-    token = venue.tokens["Trần Thị Mai"]
-    video = write_y4m(tmp_path / "card.y4m", qr_image("PD:" + token))
+    mai = venue.passes["Trần Thị Mai"]
+    assert mai.startswith("PD1:")  # base45: all in the QR alphanumeric alphabet
+    video = write_y4m(tmp_path / "card.y4m", qr_image(mai))
     camera = browser.browser_type.launch(
         executable_path=CHROMIUM,
         headless=True,
@@ -131,16 +134,16 @@ def test_camera_checks_in_once(
 
         banner = page.locator("#banner")
         expect(page.locator("#banner-message")).to_have_text(CHECKED_IN)
-        expect(page.locator("#banner-person")).to_have_text("Trần T. M.")
+        expect(page.locator("#banner-person")).to_have_text("● VÀNG · Trần T. M.")
         expect(banner).to_have_class(re.compile(r"\bin\b"))
         expect(page.locator("#pending")).to_have_text("Đang chờ gửi: 0")
-        visits = visits_of(live.env, token)
+        visits = visits_of(live.env, mai)
         assert [(v.in_method, v.entrance_id) for v in visits] == [("staff_scan", venue.entrance_id)]
 
         # The card stays in front of the camera: still one scan, one visit.
         page.wait_for_timeout(4000)
         assert page.evaluate("document.getElementById('video').videoWidth") == 640
-        assert len(visits_of(live.env, token)) == 1
+        assert len(visits_of(live.env, mai)) == 1
         assert count(live.env, Scan) == 1
         expect(page.locator("#recent li")).to_have_count(1)
         assert errors == []
@@ -155,7 +158,7 @@ def test_reader_offline_queue_and_foreign_staff(
     venue = make_venue(
         live.env, world, ("Trần Thị Mai", "0987654321"), ("Lê Văn Hùng", "0977123456")
     )
-    mai, hung = venue.tokens["Trần Thị Mai"], venue.tokens["Lê Văn Hùng"]
+    mai, hung = venue.passes["Trần Thị Mai"], venue.passes["Lê Văn Hùng"]
     context = browser.new_context(
         locale="vi-VN", viewport=PHONE_VIEWPORT, timezone_id="Asia/Ho_Chi_Minh"
     )
@@ -167,10 +170,10 @@ def test_reader_offline_queue_and_foreign_staff(
         expect(reader).to_be_focused()
 
         # A reader types the code and Enter; the input keeps the focus for the next one.
-        page.keyboard.type("PD:" + mai)
+        page.keyboard.type(mai)
         page.keyboard.press("Enter")
         expect(page.locator("#banner-message")).to_have_text(CHECKED_IN)
-        expect(page.locator("#banner-person")).to_have_text("Trần T. M.")
+        expect(page.locator("#banner-person")).to_have_text("● VÀNG · Trần T. M.")
         expect(page.locator("#banner")).to_have_class(re.compile(r"\bin\b"))
         expect(reader).to_be_focused()
         expect(reader).to_have_value("")
@@ -179,7 +182,7 @@ def test_reader_offline_queue_and_foreign_staff(
         # Offline: the scan waits in the queue (persisted), with the time it was made.
         context.set_offline(True)
         scanned_at = utcnow()
-        reader.fill("PD:" + hung)
+        reader.fill(hung)
         reader.press("Enter")
         expect(page.locator("#pending")).to_have_text("Đang chờ gửi: 1")
         expect(page.locator("#banner-message")).to_have_text(
@@ -187,7 +190,7 @@ def test_reader_offline_queue_and_foreign_staff(
         )
         queued = page.evaluate("JSON.parse(localStorage.getItem('pd.scanQueue.v1'))")
         assert [(q["person_token"], q["direction"], q["method"]) for q in queued] == [
-            ("PD:" + hung, "auto", "reader")
+            (hung, "auto", "reader")
         ]
         assert queued[0]["at"].endswith("+07:00")
         assert visits_of(live.env, hung) == []
@@ -211,7 +214,9 @@ def test_reader_offline_queue_and_foreign_staff(
     _foreign_staff_is_refused(live, browser, venue, mai)
 
 
-def _foreign_staff_is_refused(live: LiveServer, browser: Browser, venue: Venue, token: str) -> None:
+def _foreign_staff_is_refused(
+    live: LiveServer, browser: Browser, venue: Venue, health_pass: str
+) -> None:
     """The owner of another venue cannot open this venue's scanner; a scan for this venue's
     entrance from their device (a remembered entrance, a tampered page) is refused."""
     with live.env.session() as session:
@@ -239,7 +244,7 @@ def _foreign_staff_is_refused(live: LiveServer, browser: Browser, venue: Venue, 
         page.locator("#entrance option").first.evaluate(
             "(option, id) => { option.value = String(id); }", venue.entrance_id
         )
-        page.get_by_label("Mã QR (máy quét cầm tay hoặc nhập tay)").fill("PD:" + token)
+        page.get_by_label("Mã QR (máy quét cầm tay hoặc nhập tay)").fill(health_pass)
         page.keyboard.press("Enter")
         expect(page.locator("#banner-message")).to_have_text(NOT_STAFF)
         expect(page.locator("#banner")).to_have_class(re.compile(r"\berror\b"))

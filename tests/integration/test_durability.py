@@ -125,6 +125,8 @@ def servers() -> Iterator[list[Server]]:
 
 def test_acknowledged_checkins_survive_sigkill(backend: Backend, servers: list[Server]) -> None:
     seeded = seed(backend.settings, PERSONS, quiet=True)
+    # Staff scan what people show: their signed health QR passes.
+    assert all(t.startswith("PD1:") for t in seeded.person_tokens)
     first = Server(backend.settings, workers=backend.workers)
     servers.append(first)
     first.start()
@@ -221,6 +223,7 @@ def test_acknowledged_checkins_survive_sigkill(backend: Backend, servers: list[S
             status, result = post_scan(conn, seeded, str(uuid.uuid4()), fresh)
             assert status == 200
             assert result["ok"] is True, result
+            assert result["health"] == "green"  # the colour of the seeded pass
         finally:
             conn.close()
 

@@ -131,6 +131,7 @@ def test_retention_purge(env: Env, world: World, client: Client) -> None:
         "otp_challenges": 1,
         "login_failures": 1,
         "outbox_messages": 1,
+        "declarations": 0,
     }
     with env.session() as s:
         # The live session and the undelivered message stay.

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from phongdich.accounts.models import PhoneAccount
 from phongdich.kit.clock import utcnow
+from phongdich.people import healthqr
 from phongdich.people.models import Person
-from phongdich.people.service import PersonService
+from phongdich.people.schemas import DeclarationIn
+from phongdich.people.service import PersonService, key_ring
 from phongdich.visits.models import Scan, Visit
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_checkpoints_api import register
@@ -48,11 +51,38 @@ def count(env: Env, model: type) -> int:
 
 
 def person(env: Env, name: str = "Trần Thị Mai", phone: str = "0987654321") -> tuple[int, str]:
+    """A registered person and the health QR pass their phone shows (``PD1:...``): someone who
+    never declared is yellow."""
     with env.session() as s:
         service = PersonService(s, env.settings)
         p = service.register(name, phone)
         s.commit()
-        return p.id, service.token(p)
+        return p.id, service.status_of(p).qr
+
+
+def declared_person(env: Env, name: str, phone: str) -> tuple[int, str, str]:
+    """A person with a phone account who declared today with nothing to report (green):
+    (id, phone pass, printed-card pass)."""
+    with env.session() as s:
+        account = PhoneAccount(phone=phone, full_name=name)
+        s.add(account)
+        s.flush()
+        service = PersonService(s, env.settings)
+        p = service.for_account(account)
+        service.declare(account, p.id, DeclarationIn(kind="daily"))
+        s.commit()
+        return p.id, service.status_of(p).qr, service.card_pass(p)
+
+
+def subject_of(env: Env, pid: int) -> bytes:
+    with env.session() as s:
+        p = s.get(Person, pid)
+        assert p is not None
+        return bytes.fromhex(p.qr_subject)
+
+
+def whole_seconds(at: datetime) -> datetime:
+    return at.replace(microsecond=0)
 
 
 def test_visitor_checks_in_then_out_and_is_remembered(
@@ -134,12 +164,12 @@ def test_staff_scan_batch_offline_times_and_idempotency(
             {
                 "id": sid(),
                 "entrance_id": entrance,
-                "person_token": "PD:" + ptoken,
+                "person_token": ptoken,
                 "at": scanned_at.isoformat(),
                 "method": "reader",
             },
             {"id": "not-a-uuid", "entrance_id": entrance, "person_token": ptoken},
-            {"id": sid(), "entrance_id": entrance, "person_token": "PD:forged"},
+            {"id": sid(), "entrance_id": entrance, "person_token": "PD1:FORGED"},
             {
                 "id": sid(),
                 "entrance_id": entrance,
@@ -161,6 +191,7 @@ def test_staff_scan_batch_offline_times_and_idempotency(
     assert [x["status"] for x in results] == [200, 422, 422, 422, 422, 422]
     assert results[0]["action"] == "check_in"
     assert results[0]["person"] == "Trần T. M."
+    assert results[0]["health"] == "yellow"  # the pass's colour: this person never declared
     assert results[1]["message"] == "Mã lượt quét không hợp lệ."
     assert results[2]["message"] == "Mã QR cá nhân không hợp lệ."
     assert results[3]["message"].startswith("Thời điểm quét ở tương lai")
@@ -649,5 +680,144 @@ def test_expired_event_refuses_scans_and_old_visits_are_purged(
     removed = purge_all(env.factory, env.settings)
     assert removed["visits"] == 1
     assert removed["visit_scans"] == 1
+    assert count(env, Visit) == 0
+    assert count(env, Scan) == 0
+
+
+# The personal health QR at the staff scanner -------------------------------------------------
+def scan_one(owner: Client, entrance: int, person_token: str) -> dict[str, Any]:
+    r = owner.post(
+        "/api/v1/visits/scans",
+        json={"scans": [{"id": sid(), "entrance_id": entrance, "person_token": person_token}]},
+    )
+    assert r.status_code == 200, r.text
+    [result] = r.json()["results"]
+    return dict(result)
+
+
+def test_scan_result_carries_the_colour_of_the_pass(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    green_id, green_pass, _card = declared_person(env, "Phạm Văn Xanh", "0911222333")
+    yellow_id, yellow_pass = person(env)  # never declared
+    red_id, _ = person(env, "Đỗ Thị Đỏ", "0922333444")
+    now = whole_seconds(utcnow())
+    # The colour is the one signed into the pass (the server would say yellow for this person).
+    red_pass = key_ring(env.settings).issue(
+        subject_of(env, red_id), "red", now, now + timedelta(hours=1)
+    )
+    assert all(p.startswith(healthqr.PREFIX) for p in (green_pass, yellow_pass, red_pass))
+    scans = [
+        {"id": sid(), "entrance_id": entrance, "person_token": token}
+        for token in (green_pass, yellow_pass, red_pass)
+    ]
+    results = owner.post("/api/v1/visits/scans", json={"scans": scans}).json()["results"]
+    assert [r["status"] for r in results] == [200, 200, 200]
+    assert [r["action"] for r in results] == ["check_in"] * 3
+    assert [r["health"] for r in results] == ["green", "yellow", "red"]
+    assert [r["person"] for r in results] == ["Phạm V. X.", "Trần T. M.", "Đỗ T. Đ."]
+    assert sorted(v.person_id for v in visits(env)) == sorted([green_id, yellow_id, red_id])
+    assert {v.in_method for v in visits(env)} == {"staff_scan"}
+    assert count(env, Scan) == 3
+
+
+def test_printed_card_gets_the_colour_from_the_server(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    declared_id, _phone_pass, declared_card = declared_person(env, "Phạm Văn Xanh", "0911222333")
+    undeclared_id, _ = person(env)
+    with env.session() as s:
+        service = PersonService(s, env.settings)
+        undeclared = s.get(Person, undeclared_id)
+        assert undeclared is not None
+        undeclared_card = service.card_pass(undeclared)
+    key = key_ring(env.settings)
+    # A card pass carries no colour at all.
+    assert key.verify(declared_card, utcnow()).status == "card"
+    assert key.verify(undeclared_card, utcnow()).status == "card"
+    results = owner.post(
+        "/api/v1/visits/scans",
+        json={
+            "scans": [
+                {"id": sid(), "entrance_id": entrance, "person_token": declared_card},
+                {"id": sid(), "entrance_id": entrance, "person_token": undeclared_card},
+            ]
+        },
+    ).json()["results"]
+    assert [r["status"] for r in results] == [200, 200]
+    assert [r["action"] for r in results] == ["check_in", "check_in"]
+    # Computed now by the server from each person's declarations.
+    assert [r["health"] for r in results] == ["green", "yellow"]
+    assert sorted(v.person_id for v in visits(env)) == sorted([declared_id, undeclared_id])
+    assert count(env, Scan) == 2
+
+
+def test_expired_pass_is_refused_and_nothing_stored(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    pid, _ = person(env)
+    now = whole_seconds(utcnow())
+    expired = key_ring(env.settings).issue(
+        subject_of(env, pid), "green", now - timedelta(days=2), now - timedelta(days=1)
+    )
+    result = scan_one(owner, entrance, expired)
+    assert result["ok"] is False
+    assert result["status"] == 422
+    assert result["message"] == "Mã QR sức khỏe đã hết hạn: mở lại ứng dụng để lấy mã mới."
+    assert result.get("health") is None
+    assert count(env, Visit) == 0
+    assert count(env, Scan) == 0
+
+
+def test_pass_signed_by_another_key_is_refused_and_nothing_stored(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    pid, _ = person(env)
+    subject = subject_of(env, pid)
+    now = whole_seconds(utcnow())
+    # The attacker knows the person's subject and signs a green pass under our key id 1...
+    attacker = healthqr.KeyRing({1: healthqr.derive_seed("attacker", 1)}, 1)
+    forged = attacker.issue(subject, "green", now, now + timedelta(hours=1))
+    # ...or under a key id the server does not have.
+    other_kid = healthqr.KeyRing({7: healthqr.derive_seed("attacker", 7)}, 7)
+    unknown_key = other_kid.issue(subject, "green", now, now + timedelta(hours=1))
+    for text in (forged, unknown_key):
+        result = scan_one(owner, entrance, text)
+        assert result["ok"] is False
+        assert result["status"] == 422
+        assert result["message"] == "Mã QR cá nhân không hợp lệ."
+    assert count(env, Visit) == 0
+    assert count(env, Scan) == 0
+
+
+def test_pass_of_nobody_and_old_tokens_are_refused_and_nothing_stored(
+    env: Env, world: World, make_client: Any
+) -> None:
+    owner, cp = active_checkpoint(env, make_client)
+    entrance = cp["entrances"][0]["id"]
+    pid, _ = person(env)
+    now = whole_seconds(utcnow())
+    # Validly signed, but its subject stands for no one.
+    nobody = key_ring(env.settings).issue(
+        healthqr.new_subject(), "green", now, now + timedelta(hours=1)
+    )
+    with env.session() as s:
+        p = s.get(Person, pid)
+        assert p is not None
+        # The visitor's device cookie (and the stand-in QR made from it) is no scan credential.
+        device = PersonService(s, env.settings).token(p)
+    for text in (nobody, "PD:" + device, device):
+        result = scan_one(owner, entrance, text)
+        assert result["ok"] is False, text
+        assert result["status"] == 422
+        assert result["message"] == "Mã QR cá nhân không hợp lệ."
     assert count(env, Visit) == 0
     assert count(env, Scan) == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import (
@@ -14,6 +14,7 @@ from phongdich.accounts.models import (
     OtpChallenge,
     PhoneAccount,
 )
+from phongdich.kit.clock import utcnow
 
 
 class AccountRepository:
@@ -122,6 +123,33 @@ class AccountRepository:
                 object_id=str(object_id),
                 detail=detail[:2000],
             )
+        )
+
+    def audit_many(
+        self,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_ids: Sequence[object],
+        detail: str = "",
+    ) -> None:
+        """One audit row per object, in one statement (an export of many people)."""
+        if not object_ids:
+            return
+        now = utcnow()
+        self.session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "at": now,
+                    "actor": actor,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": str(object_id),
+                    "detail": detail[:2000],
+                }
+                for object_id in object_ids
+            ],
         )
 
     def audit_events(self, limit: int = 100) -> Sequence[AuditEvent]:

@@ -2,7 +2,8 @@
 
 Migrates a fresh database (a temporary SQLite file in WAL mode, or a throw-away PostgreSQL with
 its crash-safe defaults: fsync and synchronous commit on), seeds one owner with a login session,
-an active checkpoint with one entrance and many people with personal QR tokens, then starts
+an active checkpoint with one entrance and many people with a signed health QR pass each (the
+``PD1:...`` text a staff scanner reads), then starts
 ``phongdich serve`` as it is deployed and drives ``POST /api/v1/visits/scans`` with ``wrk``:
 one scan per request, a fresh client scan id each, a different person each. In the same run the
 same ``wrk`` settings drive a no-op endpoint (no database), for the ratio. A check-in counts as
@@ -36,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from phongdich.config import Settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
 from phongdich.geo.service import UnitService
-from phongdich.people.service import PersonService
+from phongdich.people.service import PersonService, key_ring
 from phongdich.visits.models import Scan, Visit
 
 LUA = Path(__file__).with_name("wrk_checkin.lua")
@@ -104,7 +105,7 @@ class Seeded:
     owner_id: int
     session_token: str  # the owner's pd_session cookie
     csrf: str  # any value: the pd_csrf cookie and the X-CSRF-Token header must be equal
-    person_tokens: list[str]
+    person_tokens: list[str]  # one health QR pass (``PD1:...``, green, 24 h) per person
 
     @property
     def cookie(self) -> str:
@@ -131,8 +132,10 @@ def seed(
     settings: Settings, persons: int, batch: int = 5_000, quiet: bool = False, history: int = 0
 ) -> Seeded:
     """Migrate ``settings.database_url`` and fill it through the services: units, an owner with
-    a login session, an active checkpoint with one entrance, ``persons`` people and their tokens;
-    then ``history`` past visits (see ``seed_history``) and fresh planner statistics.
+    a login session, an active checkpoint with one entrance, ``persons`` people and a health QR
+    pass for each (status green, issued now, valid 24 h, signed with ``settings``' health QR
+    key, so the server started with the same settings accepts them); then ``history`` past
+    visits (see ``seed_history``) and fresh planner statistics.
     """
     url = settings.database_url
     upgrade(url)
@@ -161,13 +164,19 @@ def seed(
             ids = (cp.id, entrance.id, owner.id)
         tokens: list[str] = []
         person_ids: list[int] = []
+        # What a phone shows (``status_of(person).qr``) without assessing each person: one
+        # signature per pass. Whole seconds, aware UTC: what a pass can carry.
+        ring = key_ring(settings)
+        issued = datetime.now(UTC).replace(microsecond=0)
+        expires = issued + timedelta(hours=24)
         started = time.monotonic()
         while len(tokens) < persons:
             with unit_of_work(factory) as s:
                 people = PersonService(s, settings)
                 for i in range(len(tokens), min(persons, len(tokens) + batch)):
                     person = people.register(f"Nguyễn Văn Thử {i}", None)
-                    tokens.append(people.token(person))
+                    subject = bytes.fromhex(person.qr_subject)
+                    tokens.append(ring.issue(subject, "green", issued, expires))
                     person_ids.append(person.id)
             if not quiet:
                 elapsed = time.monotonic() - started

@@ -56,6 +56,9 @@ function init(args)
    }
 end
 
+-- A person token is a health QR pass ("PD1:" + base45, 129 characters): taken whole from its
+-- line (it may contain spaces, '%' and '$'), and put in the JSON string unescaped, which is safe
+-- because the base45 alphabet has no '"' and no '\'.
 local body_format =
    '{"scans":[{"id":"%s","entrance_id":%d,"person_token":"%s","direction":"in"}]}'
 

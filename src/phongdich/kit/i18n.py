@@ -201,6 +201,84 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Direction must be in, out or auto.",
     ),
     "error.too_many_scans": ("Tối đa 500 lượt quét mỗi lần gửi.", "At most 500 scans per request."),
+    # People, identity documents and declarations
+    "error.health_qr_expired": (
+        "Mã QR sức khỏe đã hết hạn: mở lại ứng dụng để lấy mã mới.",
+        "This health QR has expired: open the app again for a new one.",
+    ),
+    "error.relation": ("Quan hệ với chủ hộ không hợp lệ.", "Invalid household relation."),
+    "error.not_household": (
+        "Người này không thuộc hộ gia đình của bạn: bạn không thể khai báo thay.",
+        "This person is not in your household: you cannot declare for them.",
+    ),
+    "error.declaration_kind": ("Loại tờ khai không hợp lệ.", "Invalid declaration type."),
+    "error.declaration_corrects": (
+        "Tờ khai cần sửa không tồn tại hoặc không cùng loại, cùng người.",
+        "The declaration to correct does not exist or is of another type or person.",
+    ),
+    "error.symptom": ("Triệu chứng không hợp lệ: {code}.", "Unknown symptom: {code}."),
+    "error.transport": ("Phương tiện di chuyển không hợp lệ.", "Invalid means of transport."),
+    "error.travel_date": (
+        "Ngày đi phải trong vòng 14 ngày trước đến 30 ngày tới.",
+        "The travel date must be within the last 14 days or the next 30.",
+    ),
+    "error.search_short": (
+        "Nhập ít nhất 2 ký tự để tìm kiếm.",
+        "Type at least 2 characters to search.",
+    ),
+    "error.merge_same": (
+        "Không thể gộp một người với chính họ.",
+        "Cannot merge a person into themselves.",
+    ),
+    "error.merge_merged": (
+        "Một trong hai hồ sơ đã được gộp trước đó.",
+        "One of the two records was already merged.",
+    ),
+    "error.date_range": (
+        "Khoảng thời gian không hợp lệ (tối đa 366 ngày).",
+        "Invalid date range (at most 366 days).",
+    ),
+    "error.gender": ("Giới tính không hợp lệ.", "Invalid gender."),
+    "error.id_kind": (
+        "Chọn loại giấy tờ: CCCD, CMND hoặc hộ chiếu.",
+        "Choose the document type: citizen ID, old ID or passport.",
+    ),
+    "error.id_cccd_length": (
+        "Số CCCD phải có 12 chữ số (bạn nhập {length}).",
+        "A citizen ID number has 12 digits (you typed {length}).",
+    ),
+    "error.id_cccd_format": ("Số CCCD chỉ gồm chữ số.", "A citizen ID number is digits only."),
+    "error.id_cccd_province": (
+        "Mã tỉnh {province} ở đầu số CCCD không tồn tại.",
+        "Province code {province} at the start of the citizen ID does not exist.",
+    ),
+    "error.id_cccd_birth_year": (
+        "Số CCCD không khớp với năm sinh {year}.",
+        "The citizen ID number does not match the birth year {year}.",
+    ),
+    "error.id_cccd_gender": (
+        "Số CCCD không khớp với giới tính.",
+        "The citizen ID number does not match the gender.",
+    ),
+    "error.id_cmnd_length": (
+        "Số CMND phải có 9 hoặc 12 chữ số (bạn nhập {length}).",
+        "An old ID number has 9 or 12 digits (you typed {length}).",
+    ),
+    "error.id_cmnd_format": ("Số CMND chỉ gồm chữ số.", "An old ID number is digits only."),
+    "error.id_passport_format": ("Số hộ chiếu không hợp lệ.", "Invalid passport number."),
+    "error.insurance_format": (
+        "Mã BHYT phải có 10 chữ số hoặc 15 ký tự (ví dụ DN4010123456789).",
+        "The health-insurance number has 10 digits or 15 characters (e.g. DN4010123456789).",
+    ),
+    "error.birth_future": ("Ngày sinh không thể ở tương lai.", "The birth date is in the future."),
+    "error.birth_too_old": (
+        "Ngày sinh quá {max_age} năm trước.",
+        "The birth date is more than {max_age} years ago.",
+    ),
+    "error.birth_mismatch": (
+        "Năm sinh {year} không khớp ngày sinh (năm {date_year}).",
+        "Birth year {year} does not match the birth date ({date_year}).",
+    ),
     "visit.check_in": ("Đã khai báo VÀO {name}.", "Checked IN at {name}."),
     "visit.check_out": ("Đã khai báo RA khỏi {name}.", "Checked OUT of {name}."),
     "visit.duplicate": ("Bạn đã khai báo vào {name} rồi.", "Already checked in at {name}."),

@@ -1,7 +1,7 @@
-"""A printable personal QR card (A6) for people checked in by staff without a phone.
+"""A printable personal QR card (A6) for people without a phone.
 
-The QR holds only the opaque signed token (``PD:<token>``); the name is printed as text for the
-holder, never encoded in the code.
+The QR holds only the signed health pass of kind "card" (``PD1:…``: a pseudonymous subject, no
+name, no ID number); the name is printed as text for the holder, never encoded in the code.
 """
 
 from __future__ import annotations
@@ -14,19 +14,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from phongdich.checkpoints.posters import draw_qr, fonts
 
-PREFIX = "PD:"
 
-
-def qr_content(token: str) -> str:
-    return PREFIX + token
-
-
-def strip_prefix(scanned: str) -> str:
-    scanned = scanned.strip()
-    return scanned[len(PREFIX) :] if scanned.upper().startswith(PREFIX) else scanned
-
-
-def render_card(full_name: str, birth_year: int | None, token: str) -> bytes:
+def render_card(full_name: str, birth_year: int | None, qr_text: str) -> bytes:
     regular, bold = fonts()
     width, height = A6
     buffer = io.BytesIO()
@@ -37,7 +26,7 @@ def render_card(full_name: str, birth_year: int | None, token: str) -> bytes:
     c.setFont(regular, 8)
     c.drawCentredString(width / 2, height - 19 * mm, "Đưa thẻ cho nhân viên quét khi vào / ra")
     side = 70 * mm  # at least 5 x 5 cm, the size officials asked for personal codes
-    draw_qr(c, qr_content(token), (width - side) / 2, height - 24 * mm - side, side)
+    draw_qr(c, qr_text, (width - side) / 2, height - 24 * mm - side, side)
     c.setFont(bold, 12)
     c.drawCentredString(width / 2, 22 * mm, full_name[:60])
     if birth_year:

@@ -163,7 +163,6 @@ class Ingestor:
             answers[owner].append(outcome)
         return answers
 
-
     def _session(self) -> Session:
         maker = self.factory()
         bind = maker.kw.get("bind")

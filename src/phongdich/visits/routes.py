@@ -23,7 +23,7 @@ from phongdich.kit.i18n import t
 from phongdich.kit.phone import mask
 from phongdich.kit.text import mask_name
 from phongdich.people.models import Person
-from phongdich.people.service import PersonService, person_id_from_token
+from phongdich.people.service import PersonService, read_pass
 from phongdich.visits.ingest import Ingestor
 from phongdich.visits.repository import VisitRepository
 from phongdich.visits.rules import DIRECTIONS
@@ -71,14 +71,14 @@ def remember_person(response: Response, token: str, settings: Settings) -> None:
 def person_from_request(
     request: Request, principal: Principal | None, people: PersonService
 ) -> Person | None:
+    if principal is not None and principal.account is not None:
+        return people.for_account(principal.account)  # a signed-in citizen is who they are
     token = request.cookies.get(PERSON_COOKIE)
     if token:
         try:
             return people.from_token(token)
         except DomainError:
             pass  # a stale or foreign cookie: ask again
-    if principal is not None and principal.account is not None:
-        return people.for_account(principal.account)
     return None
 
 
@@ -104,6 +104,7 @@ def outcome_result(outcome: ScanOutcome, lang: str, item_id: str | None = None) 
         visit_id=outcome.visit.id if outcome.visit else None,
         person=mask_name(outcome.person_name),
         replayed=outcome.replayed,
+        health=outcome.health,
     )
 
 
@@ -172,16 +173,23 @@ async def staff_scans(request: Request) -> Response:
         try:
             if item.method not in ("staff_scan", "reader"):
                 raise Invalid("error.invalid_fields", fields="method")
+            # The personal health QR is checked here, offline (Ed25519): no database read.
+            # A queued offline scan counts if its pass was valid when scanned; the scan time
+            # itself is checked by the visit rules.
+            at = item.at if item.at is not None and item.at.tzinfo is not None else None
+            scanned = read_pass(settings, item.person_token, now, at)
             commands.append(
                 (
                     i,
                     ScanCommand(
                         scan_id=parse_scan_id(item.id),
                         entrance_id=item.entrance_id,
-                        person_id=person_id_from_token(settings, item.person_token),
+                        person_id=0,
                         direction=check_direction(item.direction),
                         at=item.at or now,
                         in_method=item.method,
+                        subject=scanned.subject.hex(),
+                        qr_status=scanned.status,
                     ),
                 )
             )
@@ -291,7 +299,7 @@ def person_card(
         raise NotFound()
     if principal.account is None or person.registered_by != principal.account.id:
         raise Forbidden()
-    pdf = render_card(person.full_name, person.birth_year, people.token(person))
+    pdf = render_card(person.full_name, person.birth_year, people.card_pass(person))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -17,7 +17,7 @@ class SelfScanIn(BaseModel):
 class StaffScanIn(BaseModel):
     id: str = Field(max_length=64)
     entrance_id: int
-    person_token: str = Field(max_length=100)
+    person_token: str = Field(max_length=200, description="the personal health QR text (PD1:…)")
     direction: str = Field(default="auto", max_length=8)
     at: datetime | None = None
     method: str = Field(default="staff_scan", max_length=16)
@@ -58,6 +58,7 @@ class ScanResult(BaseModel):
     person: str | None = None  # masked name for the guard's feedback
     replayed: bool = False
     card_url: str | None = None
+    health: str | None = None  # green / yellow / red: the colour to show the guard
 
 
 class ScanResults(BaseModel):

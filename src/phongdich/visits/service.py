@@ -50,6 +50,10 @@ class ScanCommand:
     in_method: str
     # The staff member (phone account) scanning; None when visitors scan the poster themselves.
     staff_id: int | None = None
+    # A scanned personal health QR: its pseudonymous subject (hex) stands for the person (the
+    # batch resolves it; ``person_id`` is 0 until then) and its signed colour ("card": none).
+    subject: str | None = None
+    qr_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class ScanOutcome:
     checkpoint: Checkpoint
     replayed: bool = False  # the same scan id was seen before: nothing new was recorded
     person_name: str = ""
+    health: str | None = None  # the person's colour shown to the guard (green/yellow/red)
 
     def message(self, lang: str, person_name: str = "") -> str:
         return t(f"visit.{self.action}", lang, name=self.checkpoint.name, person=person_name)
@@ -118,6 +123,7 @@ class VisitService:
         """
         if not cmds:
             return []
+        cmds, unknown, subject_names = self._resolve_subjects(cmds)
         now = utcnow()
         window = timedelta(seconds=self.settings.visit_dedupe_seconds)
         retention = timedelta(days=self.settings.visit_retention_days)
@@ -126,7 +132,11 @@ class VisitService:
         entrances = self.checkpoints.repo.entrances_by_ids({c.entrance_id for c in cmds})
         checkpoints = self.checkpoints.repo.get_many({e.checkpoint_id for e in entrances.values()})
         members = self.checkpoints.repo.memberships({c.staff_id for c in cmds if c.staff_id})
-        people = self.people.repo.names({c.person_id for c in cmds})
+        people = subject_names | self.people.repo.names(
+            {c.person_id for c in cmds if c.subject is None}
+        )
+        cards = {c.person_id for c in cmds if c.qr_status == "card" and c.person_id in people}
+        card_colors = self.people.colors(sorted(cards), now) if cards else {}
         times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
         timelines = self.repo.timelines(
             set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
@@ -137,6 +147,8 @@ class VisitService:
         for i in order:
             cmd = cmds[i]
             try:
+                if i in unknown:
+                    raise Invalid("error.person_qr")
                 entrance = entrances.get(cmd.entrance_id)
                 if entrance is None:
                     raise NotFound("error.unknown_entrance")
@@ -166,11 +178,36 @@ class VisitService:
                 if not entrance.is_active:
                     raise Conflict("scan.entrance_closed")
                 outcome = self._apply(cmd, cp, batch, window, now)
-                results[i] = replace(outcome, person_name=people[cmd.person_id])
+                # A phone pass shows its signed colour; a printed card the current one.
+                health = (
+                    card_colors.get(cmd.person_id) if cmd.qr_status == "card" else cmd.qr_status
+                )
+                results[i] = replace(outcome, person_name=people[cmd.person_id], health=health)
             except DomainError as exc:
                 results[i] = exc
         batch.store(self.repo)
         return [r for r in results if r is not None]
+
+    def _resolve_subjects(
+        self, cmds: Sequence[ScanCommand]
+    ) -> tuple[list[ScanCommand], set[int], dict[int, str]]:
+        """Scans of health QR passes get the person their subject stands for (one query);
+        returns the commands, the positions of unknown subjects, and the names found."""
+        subjects = {c.subject for c in cmds if c.subject}
+        if not subjects:
+            return list(cmds), set(), {}
+        found = self.people.repo.by_subjects(subjects)
+        resolved: list[ScanCommand] = []
+        unknown: set[int] = set()
+        for i, cmd in enumerate(cmds):
+            if cmd.subject:
+                person = found.get(cmd.subject)
+                if person is None:
+                    unknown.add(i)
+                else:
+                    cmd = replace(cmd, person_id=person[0])
+            resolved.append(cmd)
+        return resolved, unknown, {pid: name for pid, name in found.values()}
 
     def _apply(
         self, cmd: ScanCommand, cp: Checkpoint, batch: _Batch, window: timedelta, now: datetime

@@ -86,7 +86,7 @@ def login(
             {"next": next, "error": message_of(request, exc), "username": username},
             status_code=exc.status_code,
         )
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = safe_next(next, "/")
     response = redirect(target)
     set_session_cookie(response, service.start_session("official", official.id), settings)
     return response
@@ -101,9 +101,21 @@ def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
 
 
 # Phone sign-in (venue owners and staff) --------------------------------------------------------
+def safe_next(next: str, default: str) -> str:
+    """Where to go after signing in: a path on this site only (``//host`` and ``/\\host``
+    are other sites to a browser)."""
+    if next.startswith("/") and not next.startswith(("//", "/\\")):
+        return next
+    return default
+
+
 @router.get("/owner/signin", response_class=HTMLResponse)
-def owner_signin_form(request: Request) -> Response:
-    return render(request, "owner_signin.html", {"step": "phone", "phone": "", "error": None})
+def owner_signin_form(request: Request, next: str = Query(default="", max_length=500)) -> Response:
+    return render(
+        request,
+        "owner_signin.html",
+        {"step": "phone", "phone": "", "error": None, "next": safe_next(next, "")},
+    )
 
 
 @router.post("/owner/signin", response_class=HTMLResponse)
@@ -112,18 +124,22 @@ def owner_request_code(
     db: SessionDep,
     settings: SettingsDep,
     phone: Annotated[str, Form(max_length=40)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    next = safe_next(next, "")
     try:
         normalized, _ = AccountService(db, settings).request_code(phone, client_ip(request))
     except DomainError as exc:
         return render(
             request,
             "owner_signin.html",
-            {"step": "phone", "phone": phone, "error": message_of(request, exc)},
+            {"step": "phone", "phone": phone, "error": message_of(request, exc), "next": next},
             status_code=exc.status_code,
         )
     return render(
-        request, "owner_signin.html", {"step": "code", "phone": normalized, "error": None}
+        request,
+        "owner_signin.html",
+        {"step": "code", "phone": normalized, "error": None, "next": next},
     )
 
 
@@ -135,8 +151,10 @@ def owner_verify(
     phone: Annotated[str, Form(max_length=40)] = "",
     code: Annotated[str, Form(max_length=20)] = "",
     full_name: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     service = AccountService(db, settings)
+    next = safe_next(next, "")
     try:
         account = service.verify_code(phone, code, full_name)
     except DomainError as exc:
@@ -150,10 +168,11 @@ def owner_verify(
                 "phone": phone,
                 "full_name": full_name,
                 "error": message_of(request, exc),
+                "next": next,
             },
             status_code=exc.status_code,
         )
-    response = redirect("/owner")
+    response = redirect(next or "/owner")
     set_session_cookie(response, service.start_session("phone", account.id), settings)
     return response
 

@@ -32,6 +32,9 @@ def _strings(lang: str) -> dict[str, str]:
         ),
         "sending": ("Đang gửi…", "Sending…"),
         "too_long": ("Mã QR cá nhân không hợp lệ.", "Invalid personal QR code."),
+        "health_green": ("XANH", "GREEN"),
+        "health_yellow": ("VÀNG", "YELLOW"),
+        "health_red": ("ĐỎ", "RED"),
         "signed_out": (
             "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại; lượt quét vẫn được giữ.",
             "Your session has expired. Please sign in again; the scans are kept.",

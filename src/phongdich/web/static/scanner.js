@@ -76,14 +76,16 @@
     } catch (e) { /* no sound on this device */ }
     if (kind === "error" && navigator.vibrate) navigator.vibrate(300);
   }
-  function show(kind, message, person) {
+  function show(kind, message, person, health) {
     banner.className = "banner " + (kind || "");
     bannerMessage.textContent = message;
-    bannerPerson.textContent = person || "";
+    // The person's health colour from their QR: the guard acts on yellow and red.
+    bannerPerson.textContent = (health ? "● " + (S["health_" + health] || health) + " · " : "") + (person || "");
+    bannerPerson.className = "person" + (health ? " health-" + health : "");
   }
   function remember(item, result) {
     const li = document.createElement("li");
-    li.textContent = clock(new Date(item.at)) + " · " + (result.person ? result.person + " · " : "") + result.message;
+    li.textContent = clock(new Date(item.at)) + " · " + (result.health ? (S["health_" + result.health] || "") + " · " : "") + (result.person ? result.person + " · " : "") + result.message;
     if (!result.ok) li.className = "bad";
     recent.insertBefore(li, recent.firstChild);
     while (recent.children.length > 10) recent.removeChild(recent.lastChild);
@@ -146,7 +148,7 @@
       if (!r) continue;
       remember(item, r);
       if (item.id === current) {
-        show(r.ok ? KINDS[r.action] || "in" : "error", r.message, r.person);
+        show(r.ok ? KINDS[r.action] || "in" : "error", r.message, r.person, r.health);
         beep(!r.ok ? "error" : KINDS[r.action] === "warn" ? "warn" : "ok");
         current = null;
       }
@@ -184,7 +186,7 @@
       lastSeen = now;
       if (same) return;
     }
-    if (code.length > 100) { show("error", S.too_long); beep("error"); return; }
+    if (code.length > 200) { show("error", S.too_long); beep("error"); return; }
     const entranceId = parseInt(entrance.value, 10);
     if (!entranceId) { show("error", S.no_entrance); beep("error"); return; }
     const item = {
