@@ -260,6 +260,11 @@ def test_duplicates_are_flagged_and_a_merge_moves_every_record(
     listed = official.get("/api/v1/officials/duplicates").json()
     assert len(listed) == 1
     assert listed[0]["reason"] == "id_number"
+    with env.session() as s:
+        shown = s.scalars(
+            select(AuditEvent.object_id).where(AuditEvent.detail == "duplicates api")
+        ).all()
+    assert sorted(shown) == sorted([str(survivor), str(duplicate)])
     # An official of another province can neither see nor merge them.
     far = make_client()
     login_official(far, "hcm")

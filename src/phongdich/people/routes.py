@@ -285,14 +285,17 @@ def person_detail(
     }
 
 
-@router.get("/officials/duplicates", summary="Records that look like the same person")
-def duplicates(official: OfficialDep, db: SessionDep, settings: SettingsDep) -> list[object]:
+@router.get("/officials/duplicates", summary="Records that look like the same person (audited)")
+def duplicates(
+    principal: PrincipalDep, official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> list[object]:
     out: list[object] = []
-    for candidate, first, second in OfficialPeopleService(db, settings).candidates(official):
+    service = OfficialPeopleService(db, settings)
+    for candidate, first, second in service.candidates(principal, official, "api"):
         out.append(
             {
-                "id": getattr(candidate, "id", None),
-                "reason": getattr(candidate, "reason", None),
+                "id": candidate.id,
+                "reason": candidate.reason,
                 "people": [
                     person_out(first, None).model_dump(),
                     person_out(second, None).model_dump(),

@@ -22,7 +22,7 @@ from phongdich.kit.pagination import Page, PageParams
 from phongdich.kit.phone import normalize_mobile
 from phongdich.kit.text import clean, fold
 from phongdich.people import healthqr, identity, status
-from phongdich.people.models import Declaration, HouseholdMember, Person
+from phongdich.people.models import Declaration, DuplicateCandidate, HouseholdMember, Person
 from phongdich.people.repository import DeclarationFilter, PersonRepository
 from phongdich.people.schemas import (
     DECLARATION_KINDS,
@@ -440,9 +440,17 @@ class OfficialPeopleService:
         self.accounts.audit(principal, "read_person", "person", person.id, "person page")
         return person
 
-    def candidates(self, official: Official) -> list[tuple[object, Person, Person]]:
+    def candidates(
+        self, principal: Principal, official: Official, source: str = "page"
+    ) -> list[tuple[DuplicateCandidate, Person, Person]]:
+        """Open look-alike pairs inside the jurisdiction; the people shown are audited."""
         scope = self.scope(official, None)
-        return list(self.repo.open_candidates(scope))
+        pairs = list(self.repo.open_candidates(scope))
+        shown = sorted({p.id for _c, a, b in pairs for p in (a, b)})
+        self.accounts.repo.audit_many(
+            principal.actor, "read_person", "person", shown, f"duplicates {source}"
+        )
+        return pairs
 
     def merge(
         self, principal: Principal, official: Official, survivor_id: int, duplicate_id: int

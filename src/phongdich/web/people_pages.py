@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from phongdich.accounts.models import PhoneAccount
+from phongdich.accounts.service import Principal
 from phongdich.geo.repository import UnitRepository
 from phongdich.kit.clock import VN, fmt_local, utcnow
 from phongdich.kit.errors import DomainError, Forbidden, Invalid
@@ -693,7 +694,8 @@ def _duplicates_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    pairs = OfficialPeopleService(db, settings).candidates(official)
+    who = Principal(kind="official", official=official)
+    pairs = OfficialPeopleService(db, settings).candidates(who, official, "page")
     survivor = request.query_params.get("id", "")
     return _page(
         request,
