@@ -46,16 +46,26 @@ class PersonRepository:
 
     def by_subjects(self, subjects: Collection[str]) -> dict[str, tuple[int, str]]:
         """QR subject -> (person id, full name) of the person it stands for now: a merged
-        record answers with the surviving person (the check-in path: one indexed query)."""
+        record answers with the surviving person (the check-in path: one indexed query, a
+        second one only for merged records)."""
         if not subjects:
             return {}
-        survivor = aliased(Person)
-        stmt = (
-            select(Person.qr_subject, survivor.id, survivor.full_name)
-            .join(survivor, survivor.id == func.coalesce(Person.merged_into, Person.id))
-            .where(Person.qr_subject.in_(subjects))
+        stmt = select(Person.qr_subject, Person.id, Person.full_name, Person.merged_into).where(
+            Person.qr_subject.in_(subjects)
         )
-        return {subject: (pid, name) for subject, pid, name in self.session.execute(stmt)}
+        out: dict[str, tuple[int, str]] = {}
+        merged: dict[str, int] = {}
+        for subject, pid, name, merged_into in self.session.execute(stmt):
+            if merged_into is None:
+                out[subject] = (pid, name)
+            else:
+                merged[subject] = merged_into
+        if merged:
+            names = self.names(set(merged.values()))
+            for subject, survivor in merged.items():
+                if survivor in names:
+                    out[subject] = (survivor, names[survivor])
+        return out
 
     def add(self, person: Person) -> None:
         self.session.add(person)
