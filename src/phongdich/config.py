@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # Declarations older than this are deleted by the hourly purge.
     declaration_retention_days: int = 60
 
+    # Tracing: the default overlap rules (per checkpoint type overrides live in tracing.rules)
+    # and how deep contacts of contacts go (2 = F1 and F2).
+    trace_min_overlap_minutes: int = 15
+    trace_after_margin_minutes: int = 30
+    trace_depth: int = Field(default=2, ge=1, le=4)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":

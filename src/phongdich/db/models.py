@@ -6,8 +6,18 @@ from phongdich.db.base import Base
 from phongdich.geo import models as _geo
 from phongdich.notify import models as _notify
 from phongdich.people import models as _people
+from phongdich.tracing import models as _tracing
 from phongdich.visits import models as _visits
 
 metadata = Base.metadata
 
-__all__ = ["_accounts", "_checkpoints", "_geo", "_notify", "_people", "_visits", "metadata"]
+__all__ = [
+    "_accounts",
+    "_checkpoints",
+    "_geo",
+    "_notify",
+    "_people",
+    "_tracing",
+    "_visits",
+    "metadata",
+]

@@ -279,6 +279,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Năm sinh {year} không khớp ngày sinh (năm {date_year}).",
         "Birth year {year} does not match the birth date ({date_year}).",
     ),
+    # Tracing
+    "error.unknown_person": ("Không tìm thấy người này.", "No such person."),
+    "error.case_source": ("Nguồn lây không hợp lệ.", "Invalid case source."),
+    "error.case_unit": (
+        "Cần mã đơn vị hành chính của ca bệnh (người này chưa có địa chỉ).",
+        "The case needs an administrative unit (this person has no address).",
+    ),
+    "error.case_naive": (
+        "Thời gian phải có múi giờ.",
+        "Times must carry a time zone.",
+    ),
+    "error.case_test_future": (
+        "Ngày xét nghiệm không thể ở tương lai.",
+        "The test date cannot be in the future.",
+    ),
+    "error.case_onset_after_test": (
+        "Ngày khởi phát quá xa sau ngày xét nghiệm.",
+        "The symptom onset is too long after the test.",
+    ),
+    "error.case_onset_future": (
+        "Ngày khởi phát không thể ở tương lai.",
+        "The symptom onset cannot be in the future.",
+    ),
+    "error.case_onset_too_early": (
+        "Ngày khởi phát quá xa trước ngày xét nghiệm.",
+        "The symptom onset is too long before the test.",
+    ),
+    "error.case_isolated_before_start": (
+        "Ngày cách ly trước khi bắt đầu thời kỳ lây nhiễm.",
+        "Isolation before the start of the infectious period.",
+    ),
+    "error.case_isolated_future": (
+        "Ngày cách ly không thể ở tương lai.",
+        "The isolation date cannot be in the future.",
+    ),
+    "error.contact_source": ("Nguồn tiếp xúc không hợp lệ.", "Invalid contact source."),
+    "error.exposure_future": (
+        "Thời điểm tiếp xúc không thể ở tương lai.",
+        "The exposure cannot be in the future.",
+    ),
+    "error.follow_up_status": (
+        "Trạng thái theo dõi không hợp lệ.",
+        "Invalid follow-up status.",
+    ),
     "visit.check_in": ("Đã khai báo VÀO {name}.", "Checked IN at {name}."),
     "visit.check_out": ("Đã khai báo RA khỏi {name}.", "Checked OUT of {name}."),
     "visit.duplicate": ("Bạn đã khai báo vào {name} rồi.", "Already checked in at {name}."),

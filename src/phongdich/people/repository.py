@@ -5,7 +5,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    PrimaryKeyConstraint,
+    Select,
+    Table,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from phongdich.geo.models import AdminUnit, UnitClosure
@@ -315,13 +328,6 @@ class PersonRepository:
         of rows moved per ``table.column``.
         """
         moved: dict[str, int] = {}
-        # A household may list both records: keep one membership.
-        both = select(HouseholdMember.account_id).where(HouseholdMember.person_id == survivor_id)
-        self.session.execute(
-            delete(HouseholdMember).where(
-                HouseholdMember.person_id == duplicate_id, HouseholdMember.account_id.in_(both)
-            )
-        )
         # Candidates between the two are resolved by the caller; others follow the survivor.
         self.session.execute(
             delete(DuplicateCandidate).where(
@@ -341,6 +347,7 @@ class PersonRepository:
         for table, column in person_references():
             if table.name == "people" and column.name == "merged_into":
                 continue
+            self._drop_colliding(table, column, survivor_id, duplicate_id)
             result = self.session.execute(
                 update(table).where(column == duplicate_id).values({column.name: survivor_id})
             )
@@ -355,6 +362,22 @@ class PersonRepository:
             update(Person).where(Person.id == duplicate_id).values(merged_into=survivor_id)
         )
         return moved
+
+    def _drop_colliding(
+        self, table: Table, column: Column[Any], survivor_id: int, duplicate_id: int
+    ) -> None:
+        """Rows of the duplicate that would repeat one of the survivor's under a unique key
+        (both records in one household, both contacts of one case…): the survivor's row stays."""
+        for constraint in table.constraints:
+            if not isinstance(constraint, (UniqueConstraint, PrimaryKeyConstraint)):
+                continue
+            names = [c.name for c in constraint.columns]
+            if column.name not in names or len(names) < 2:
+                continue
+            other = table.alias("kept")
+            same = [other.c[n] == table.c[n] for n in names if n != column.name]
+            kept = select(other.c[column.name]).where(other.c[column.name] == survivor_id, *same)
+            self.session.execute(delete(table).where(column == duplicate_id, kept.exists()))
 
 
 def person_references() -> list[tuple[Table, Column[Any]]]:

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from phongdich.db.base import Base, BigId, UTCDateTime
+from phongdich.kit.clock import utcnow
+
+
+class Case(Base):
+    """A confirmed case (F0) and its infectious window."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
+    test_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    onset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    isolated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(20))  # community | imported | cluster | unknown
+    unit_code: Mapped[str] = mapped_column(
+        String(16), ForeignKey("admin_units.code", ondelete="RESTRICT")
+    )
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("officials.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    traced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_cases_person", "person_id"),
+        Index("ix_cases_unit_created", "unit_code", "created_at"),
+    )
+
+
+class Contact(Base):
+    """A person exposed to a case, directly (F1) or through an F1 (F2): one row per person and
+    case, keeping the strongest link; ``evidence`` lists every link found (JSON)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)  # 1 = F1, 2 = F2, …
+    source: Mapped[str] = mapped_column(String(12))  # visit | household | manual | bluetooth
+    via_person_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("people.id", ondelete="SET NULL")
+    )
+    risk: Mapped[float] = mapped_column(Float)
+    last_exposure: Mapped[datetime] = mapped_column(UTCDateTime)
+    evidence: Mapped[str] = mapped_column(Text, default="[]")
+    # Follow-up: to_call | notified | quarantined | tested | cleared | lost
+    status: Mapped[str] = mapped_column(String(12), default="to_call")
+    # The commune health station that follows the contact up (their address's unit).
+    assigned_unit: Mapped[str | None] = mapped_column(
+        String(16), ForeignKey("admin_units.code", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "person_id"),
+        Index("ix_contacts_person", "person_id"),
+        Index("ix_contacts_assigned", "assigned_unit", "status"),
+    )
+
+
+class ContactReport(Base):
+    """A contact named by hand (a tracer's interview) or shared from another source
+    (Bluetooth exposures with consent); kept across re-tracing."""
+
+    __tablename__ = "contact_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(12))  # manual | bluetooth
+    exposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    reported_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("officials.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_contact_reports_case", "case_id"),)

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from phongdich.checkpoints.models import Checkpoint
+from phongdich.people.models import HouseholdMember, Person
+from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.visits.models import Visit
+from phongdich.visits.rules import LONGEST_VISIT
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """A visit as tracing reads it (plain values, no ORM objects: thousands per trace)."""
+
+    id: int
+    person_id: int
+    checkpoint_id: int
+    entrance_id: int | None
+    check_in_at: datetime
+    check_out_at: datetime | None
+    auto_out_at: datetime
+    out_method: str | None
+
+
+_VISIT_COLUMNS = (
+    Visit.id,
+    Visit.person_id,
+    Visit.checkpoint_id,
+    Visit.entrance_id,
+    Visit.check_in_at,
+    Visit.check_out_at,
+    Visit.auto_out_at,
+    Visit.out_method,
+)
+
+
+class TracingRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # Cases ------------------------------------------------------------------------------------
+    def add_case(self, case: Case) -> None:
+        self.session.add(case)
+        self.session.flush()
+
+    def case(self, case_id: int) -> Case | None:
+        return self.session.get(Case, case_id)
+
+    def cases_of(self, person_id: int) -> Sequence[Case]:
+        return self.session.scalars(select(Case).where(Case.person_id == person_id)).all()
+
+    # Visits -----------------------------------------------------------------------------------
+    def stays_of(
+        self, person_ids: Collection[int], start: datetime, end: datetime
+    ) -> list[VisitRow]:
+        """Visits of these people that may overlap [start, end): bounded below by the longest
+        possible visit, so the index range scan stays short."""
+        if not person_ids:
+            return []
+        stmt = (
+            select(*_VISIT_COLUMNS)
+            .where(
+                Visit.person_id.in_(person_ids),
+                Visit.check_in_at >= start - LONGEST_VISIT,
+                Visit.check_in_at < end,
+            )
+            .order_by(Visit.person_id, Visit.check_in_at)
+        )
+        return [VisitRow(*row) for row in self.session.execute(stmt)]
+
+    def present_at(self, ranges: Sequence[tuple[int, datetime, datetime]]) -> list[VisitRow]:
+        """Visits at checkpoint c that may overlap [start, end), for each (c, start, end): one
+        query, each range an index range scan on (checkpoint, check-in) bounded below by the
+        longest possible visit."""
+        if not ranges:
+            return []
+        stmt = select(*_VISIT_COLUMNS).where(
+            or_(
+                *(
+                    and_(
+                        Visit.checkpoint_id == checkpoint_id,
+                        Visit.check_in_at >= start - LONGEST_VISIT,
+                        Visit.check_in_at < end,
+                    )
+                    for checkpoint_id, start, end in ranges
+                )
+            )
+        )
+        seen: dict[int, VisitRow] = {}
+        for row in self.session.execute(stmt):
+            seen.setdefault(row[0], VisitRow(*row))
+        return list(seen.values())
+
+    def checkpoint_types(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:
+        """(type, name) by checkpoint id."""
+        if not ids:
+            return {}
+        stmt = select(Checkpoint.id, Checkpoint.type, Checkpoint.name).where(Checkpoint.id.in_(ids))
+        return {cid: (kind, name) for cid, kind, name in self.session.execute(stmt)}
+
+    # People around a case ---------------------------------------------------------------------
+    def household_of(self, person_id: int) -> list[int]:
+        """Everyone declared in a household together with the person (both directions)."""
+        accounts = select(HouseholdMember.account_id).where(HouseholdMember.person_id == person_id)
+        own = select(Person.account_id).where(
+            Person.id == person_id, Person.account_id.is_not(None)
+        )
+        stmt = select(HouseholdMember.person_id).where(
+            or_(HouseholdMember.account_id.in_(accounts), HouseholdMember.account_id.in_(own)),
+            HouseholdMember.person_id != person_id,
+        )
+        return sorted(set(self.session.scalars(stmt)))
+
+    def people(self, ids: Collection[int]) -> dict[int, Person]:
+        if not ids:
+            return {}
+        return {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(ids)))}
+
+    # Contacts ---------------------------------------------------------------------------------
+    def reports(self, case_id: int) -> Sequence[ContactReport]:
+        return self.session.scalars(
+            select(ContactReport).where(ContactReport.case_id == case_id)
+        ).all()
+
+    def add_report(self, report: ContactReport) -> None:
+        self.session.add(report)
+        self.session.flush()
+
+    def contacts(self, case_id: int) -> dict[int, Contact]:
+        stmt = select(Contact).where(Contact.case_id == case_id)
+        return {c.person_id: c for c in self.session.scalars(stmt)}
+
+    def contact(self, contact_id: int) -> Contact | None:
+        return self.session.get(Contact, contact_id)
+
+    def add_contacts(self, contacts: list[Contact]) -> None:
+        self.session.add_all(contacts)
+        self.session.flush()
+
+    def remove_contacts(self, case_id: int, person_ids: Collection[int]) -> None:
+        if person_ids:
+            self.session.execute(
+                delete(Contact).where(Contact.case_id == case_id, Contact.person_id.in_(person_ids))
+            )
+
+    def contact_list(
+        self,
+        case_id: int,
+        level: int | None = None,
+        source: str | None = None,
+        status: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[tuple[Contact, Person]]:
+        stmt = (
+            select(Contact, Person)
+            .join(Person, Person.id == Contact.person_id)
+            .where(Contact.case_id == case_id)
+        )
+        if level is not None:
+            stmt = stmt.where(Contact.level == level)
+        if source:
+            stmt = stmt.where(Contact.source == source)
+        if status:
+            stmt = stmt.where(Contact.status == status)
+        stmt = stmt.order_by(Contact.level, Contact.risk.desc(), Contact.id)
+        return [(c, p) for c, p in self.session.execute(stmt.offset(offset).limit(limit))]

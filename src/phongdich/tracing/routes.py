@@ -1,0 +1,188 @@
+"""Tracing API for health officials: cases, contacts with evidence, follow-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from fastapi import APIRouter, Depends, Query
+
+from phongdich.kit.errors import NotFound
+from phongdich.people.models import Person
+from phongdich.tracing.models import Case, Contact
+from phongdich.tracing.schemas import (
+    CaseIn,
+    CaseOut,
+    ContactOut,
+    ReportIn,
+    StatusIn,
+    TraceOut,
+)
+from phongdich.tracing.service import TracingService
+from phongdich.web.deps import OfficialDep, PrincipalDep, SessionDep, SettingsDep, csrf_protect
+
+router = APIRouter(prefix="/tracing", tags=["tracing"], dependencies=[Depends(csrf_protect)])
+
+
+@router.post("/cases", response_model=CaseOut, status_code=201, summary="Enter a confirmed case")
+def open_case(
+    body: CaseIn,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    service = TracingService(db, settings)
+    case = service.open_case(
+        principal,
+        official,
+        body.person_id,
+        body.test_at,
+        body.onset_at,
+        body.isolated_at,
+        body.source,
+        body.unit_code,
+        body.notes,
+    )
+    service.trace(case)
+    return case_out(db.get(Person, case.person_id), case)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, summary="A case (audited)")
+def get_case(
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    person = db.get(Person, case.person_id)
+    if person is not None:
+        service.audit_shown(principal, [person], f"case {case.id}")
+    return case_out(person, case)
+
+
+@router.post("/cases/{case_id}/trace", response_model=TraceOut, summary="Trace (again)")
+def trace(
+    case_id: int,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    depth: int | None = Query(default=None, ge=1, le=4),
+) -> TraceOut:
+    service = TracingService(db, settings)
+    summary = service.trace(service.case_for(official, case_id), depth)
+    return TraceOut(**summary.__dict__)
+
+
+@router.get(
+    "/cases/{case_id}/contacts",
+    response_model=list[ContactOut],
+    summary="Contacts with their evidence; identities outside the jurisdiction pseudonymised",
+)
+def contacts(
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    level: int | None = Query(default=None, ge=1, le=4),
+    source: str | None = Query(default=None, max_length=12),
+    status: str | None = Query(default=None, max_length=12),
+    limit: int = Query(default=200, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[ContactOut]:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    rows = service.repo.contact_list(case.id, level, source, status, limit, offset)
+    shown = [p for _c, p in rows if service.visible(official, p)]
+    service.audit_shown(principal, shown, f"contacts of case {case.id}")
+    return [contact_out(c, p, service.visible(official, p)) for c, p in rows]
+
+
+@router.post(
+    "/cases/{case_id}/contacts",
+    response_model=TraceOut,
+    status_code=201,
+    summary="Name a contact by hand (interview); the case is traced again",
+)
+def report_contact(
+    case_id: int,
+    body: ReportIn,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> TraceOut:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    service.report_contact(
+        principal, official, case, body.person_id, body.exposed_at, body.note, body.source
+    )
+    return TraceOut(**service.trace(case).__dict__)
+
+
+@router.post(
+    "/cases/{case_id}/assign",
+    summary="Hand every contact to the commune health station of their address",
+)
+def assign(
+    case_id: int, official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> dict[str, int]:
+    service = TracingService(db, settings)
+    return service.assign_to_stations(official, service.case_for(official, case_id))
+
+
+@router.patch("/contacts/{contact_id}", summary="Follow-up status of a contact")
+def set_status(
+    contact_id: int, body: StatusIn, official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> dict[str, object]:
+    contact = TracingService(db, settings).set_status(official, contact_id, body.status)
+    return {"id": contact.id, "status": contact.status}
+
+
+def case_out(person: Person | None, case: Case) -> CaseOut:
+    if person is None:
+        raise NotFound()
+    return CaseOut(
+        id=case.id,
+        person_id=case.person_id,
+        person=person.full_name,
+        test_at=case.test_at,
+        onset_at=case.onset_at,
+        isolated_at=case.isolated_at,
+        source=case.source,
+        unit_code=case.unit_code,
+        window_start=case.window_start,
+        window_end=case.window_end,
+        traced_at=case.traced_at,
+    )
+
+
+def pseudonym(person_id: int) -> str:
+    return "Ẩn danh " + hashlib.sha256(f"person:{person_id}".encode()).hexdigest()[:8].upper()
+
+
+def contact_out(contact: Contact, person: Person, visible: bool) -> ContactOut:
+    evidence = json.loads(contact.evidence or "[]")
+    if not visible:
+        # Outside the jurisdiction: no identity, no linkable ids; the responsible unit is shown.
+        evidence = [
+            {k: v for k, v in e.items() if k not in ("via_person_id", "note")} for e in evidence
+        ]
+    return ContactOut(
+        id=contact.id,
+        person_id=person.id if visible else None,
+        person=person.full_name if visible else pseudonym(person.id),
+        phone=person.phone if visible else None,
+        unit_code=person.unit_code,
+        level=contact.level,
+        source=contact.source,
+        risk=contact.risk,
+        last_exposure=contact.last_exposure,
+        status=contact.status,
+        assigned_unit=contact.assigned_unit,
+        evidence=evidence,
+    )

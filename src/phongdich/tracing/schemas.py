@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class CaseIn(BaseModel):
+    person_id: int
+    test_at: datetime
+    onset_at: datetime | None = None
+    isolated_at: datetime | None = None
+    source: str = Field(default="community", max_length=20)
+    unit_code: str | None = Field(default=None, max_length=16)
+    notes: str = Field(default="", max_length=2000)
+
+
+class CaseOut(BaseModel):
+    id: int
+    person_id: int
+    person: str
+    test_at: datetime
+    onset_at: datetime | None
+    isolated_at: datetime | None
+    source: str
+    unit_code: str
+    window_start: datetime
+    window_end: datetime
+    traced_at: datetime | None
+
+
+class TraceOut(BaseModel):
+    case_id: int
+    f1: int
+    f2: int
+    by_source: dict[str, int]
+    seconds: float
+
+
+class ContactOut(BaseModel):
+    id: int
+    person_id: int | None  # None when the person lives outside the official's jurisdiction
+    person: str  # full name, or a pseudonym outside the jurisdiction
+    phone: str | None
+    unit_code: str | None
+    level: int
+    source: str
+    risk: float
+    last_exposure: datetime
+    status: str
+    assigned_unit: str | None
+    evidence: list[dict[str, object]]
+
+
+class ReportIn(BaseModel):
+    person_id: int
+    exposed_at: datetime
+    note: str = Field(default="", max_length=2000)
+    source: str = Field(default="manual", max_length=12)
+
+
+class StatusIn(BaseModel):
+    status: str = Field(max_length=12)

@@ -1,0 +1,224 @@
+"""Tracing through the HTTP API on both databases: a case, its F1 and F2 with evidence,
+households, hand-named contacts, jurisdiction, follow-up and bad input."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from phongdich.accounts.models import AuditEvent
+from phongdich.kit.clock import VN, utcnow
+from phongdich.people.models import HouseholdMember, Person
+from phongdich.people.service import PersonService
+from phongdich.tracing.models import Contact
+from phongdich.visits.service import ScanCommand, VisitService
+from tests.conftest import Env, World, login_official
+from tests.integration.test_visits_api import active_checkpoint
+from tests.support.http import Client
+
+
+def yesterday(hour: int, minute: int = 0) -> datetime:
+    day = (utcnow().astimezone(VN) - timedelta(days=1)).date()
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=VN)
+
+
+def person(env: Env, name: str, unit: str = "00004") -> int:
+    with env.session() as s:
+        p = PersonService(s, env.settings).register(name, None)
+        p.unit_code = unit
+        s.commit()
+        return p.id
+
+
+def visit(env: Env, entrance: int, pid: int, start: datetime, end: datetime | None) -> None:
+    with env.session() as s:
+        visits = VisitService(s, env.settings)
+        visits.scan(ScanCommand(str(uuid.uuid4()), entrance, pid, "in", start, "staff_scan"))
+        if end is not None:
+            visits.scan(ScanCommand(str(uuid.uuid4()), entrance, pid, "out", end, "staff_scan"))
+        s.commit()
+
+
+def scenario(env: Env, make_client: Any) -> dict[str, int]:
+    """A supermarket and a restaurant yesterday (Vietnam time):
+    - F0 at the supermarket 10:00-11:00;
+    - A 10:30-11:30: 30 min together plus the 30-min margin: F1;
+    - B 11:25-12:00: only 5 min inside the case's margin, not an F1; but 30 min with C after
+      C's exposure: F2 through C;
+    - C 10:50-12:00: 40 min with the margin: F1 (lives in Hoàn Kiếm);
+    - D at the restaurant at the same time: another place, nobody;
+    - A then eats at the restaurant 13:00-14:00 with E 13:10-13:50: E is F2 through A."""
+    _owner, market = active_checkpoint(
+        env, make_client, name="Siêu thị Ba Đình", type="supermarket", address="Số 1 Kim Mã"
+    )
+    _owner2, restaurant = active_checkpoint(
+        env, make_client, name="Nhà hàng Sen", type="restaurant", address="Số 9 Kim Mã"
+    )
+    m, r = market["entrances"][0]["id"], restaurant["entrances"][0]["id"]
+    ids = {
+        "f0": person(env, "Nguyễn Văn Ca"),
+        "a": person(env, "Trần Thị An"),
+        "b": person(env, "Lê Văn Bình"),
+        "c": person(env, "Phạm Thị Cúc", unit="00070"),
+        "d": person(env, "Hoàng Văn Dũng"),
+        "e": person(env, "Vũ Thị Em"),
+    }
+    visit(env, m, ids["f0"], yesterday(10), yesterday(11))
+    visit(env, m, ids["a"], yesterday(10, 30), yesterday(11, 30))
+    visit(env, m, ids["b"], yesterday(11, 25), yesterday(12))
+    visit(env, m, ids["c"], yesterday(10, 50), yesterday(12))
+    visit(env, r, ids["d"], yesterday(10), yesterday(11))
+    visit(env, r, ids["a"], yesterday(13), yesterday(14))
+    visit(env, r, ids["e"], yesterday(13, 10), yesterday(13, 50))
+    return ids
+
+
+def open_case(tracer: Client, pid: int, **extra: Any) -> Any:
+    body = {"person_id": pid, "test_at": yesterday(20).isoformat(), "unit_code": "00004", **extra}
+    return tracer.post("/api/v1/tracing/cases", json=body)
+
+
+def test_a_case_finds_f1_and_f2_with_evidence(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    r = open_case(tracer, ids["f0"])
+    assert r.status_code == 201, r.text
+    case = r.json()
+    # No symptoms: infectious from two days before the test.
+    assert datetime.fromisoformat(case["window_start"]) == yesterday(20) - timedelta(days=2)
+    contacts = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    by_name = {c["person"]: c for c in contacts}
+    assert set(by_name) == {"Trần Thị An", "Phạm Thị Cúc", "Vũ Thị Em", "Lê Văn Bình"}
+    assert by_name["Lê Văn Bình"]["level"] == 2
+    assert by_name["Lê Văn Bình"]["evidence"][0]["via_person_id"] == ids["c"]
+    assert by_name["Trần Thị An"]["level"] == 1
+    assert by_name["Phạm Thị Cúc"]["level"] == 1
+    assert by_name["Vũ Thị Em"]["level"] == 2
+    evidence = by_name["Trần Thị An"]["evidence"][0]
+    assert evidence["source"] == "visit"
+    assert evidence["minutes"] == 60  # 10:30-11:00 together, then the 30-min margin
+    assert evidence["checkpoint"] == "Siêu thị Ba Đình"
+    assert by_name["Phạm Thị Cúc"]["evidence"][0]["minutes"] == 40  # the 30-min margin counts
+    f2 = by_name["Vũ Thị Em"]["evidence"][0]
+    assert f2["via_person_id"] == ids["a"]
+    assert f2["checkpoint"] == "Nhà hàng Sen"
+    # Filters
+    only_f2 = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts?level=2").json()
+    assert sorted(c["person"] for c in only_f2) == ["Lê Văn Bình", "Vũ Thị Em"]
+    # F1 only when asked for depth 1.
+    shallow = tracer.post(f"/api/v1/tracing/cases/{case['id']}/trace?depth=1").json()
+    assert (shallow["f1"], shallow["f2"]) == (2, 0)
+
+
+def test_household_and_hand_named_contacts_and_one_entry_per_person(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = scenario(env, make_client)
+    with env.session() as s:
+        account = PersonService(s, env.settings)
+        f0 = s.get(Person, ids["f0"])
+        assert f0 is not None
+        from phongdich.accounts.models import PhoneAccount
+
+        phone = PhoneAccount(phone="0912999888", full_name="Nguyễn Văn Ca")
+        s.add(phone)
+        s.flush()
+        f0.account_id = phone.id
+        s.add(HouseholdMember(account_id=phone.id, person_id=f0.id, relation="self"))
+        s.add(HouseholdMember(account_id=phone.id, person_id=ids["e"], relation="child"))
+        del account
+        s.commit()
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    contacts = {
+        c["person"]: c for c in tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    }
+    # E was F2 through A, but is also in the case's household: F1 wins, both links kept.
+    em = contacts["Vũ Thị Em"]
+    assert em["level"] == 1
+    assert em["source"] == "household"
+    assert {e["source"] for e in em["evidence"]} == {"household", "visit"}
+    # A tracer names D (met at a family dinner).
+    named = tracer.post(
+        f"/api/v1/tracing/cases/{case['id']}/contacts",
+        json={"person_id": ids["d"], "exposed_at": yesterday(19).isoformat(), "note": "ăn tối"},
+    )
+    assert named.status_code == 201, named.text
+    contacts = {
+        c["person"]: c for c in tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    }
+    assert contacts["Hoàng Văn Dũng"]["source"] == "manual"
+    with env.session() as s:
+        rows = s.scalars(select(Contact.person_id).where(Contact.case_id == case["id"])).all()
+        assert len(rows) == len(set(rows))  # one entry per person
+
+
+def test_jurisdiction_pseudonymises_and_audits(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "badinh")
+    case = open_case(tracer, ids["f0"]).json()
+    contacts = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    outside = [c for c in contacts if c["unit_code"] == "00070"]
+    assert len(outside) == 1
+    assert outside[0]["person"].startswith("Ẩn danh ")
+    assert outside[0]["person_id"] is None
+    assert outside[0]["phone"] is None
+    inside = [c for c in contacts if c["unit_code"] == "00004"]
+    assert {c["person"] for c in inside} == {"Trần Thị An", "Vũ Thị Em", "Lê Văn Bình"}
+    # Handing contacts to the commune station of their address.
+    counts = tracer.post(f"/api/v1/tracing/cases/{case['id']}/assign").json()
+    assert counts == {"00004": 3, "00070": 1}
+    with env.session() as s:
+        shown = set(
+            s.scalars(
+                select(AuditEvent.object_id).where(
+                    AuditEvent.detail == f"contacts of case {case['id']}"
+                )
+            )
+        )
+    # The pseudonymised person was not shown, so not audited.
+    assert shown == {str(ids["a"]), str(ids["e"]), str(ids["b"])}
+    # Another province's official cannot open the case.
+    far = make_client()
+    login_official(far, "hcm")
+    assert far.get(f"/api/v1/tracing/cases/{case['id']}/contacts").status_code == 403
+    assert open_case(far, ids["f0"]).status_code == 403
+    # Follow-up status
+    first = inside[0]["id"]
+    ok = tracer.patch(f"/api/v1/tracing/contacts/{first}", json={"status": "notified"})
+    assert ok.json()["status"] == "notified"
+    bad = tracer.patch(f"/api/v1/tracing/contacts/{first}", json={"status": "forgotten"})
+    assert bad.status_code == 422
+    # Re-tracing keeps the follow-up status.
+    tracer.post(f"/api/v1/tracing/cases/{case['id']}/trace")
+    again = {c["id"]: c for c in tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()}
+    assert again[first]["status"] == "notified"
+
+
+def test_bad_cases_store_nothing(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    now = utcnow()
+    bad = [
+        {"test_at": (now + timedelta(days=2)).isoformat()},  # a window in the future
+        {"onset_at": (now + timedelta(days=900)).isoformat()},  # onset years after the test
+        {"onset_at": (now - timedelta(days=400)).isoformat()},
+        {"source": "aliens"},
+        {"test_at": "2026-01-01T10:00:00"},  # no time zone
+    ]
+    for extra in bad:
+        r = open_case(tracer, ids["f0"], **extra)
+        assert r.status_code == 422, (extra, r.text)
+        assert r.json()["message"]
+    assert open_case(tracer, 999_999).status_code == 422  # unknown person
+    with env.session() as s:
+        from phongdich.tracing.models import Case
+
+        assert s.scalars(select(Case)).all() == []
