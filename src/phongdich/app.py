@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.checkpoints.routes import router as checkpoints_router
     from phongdich.geo.routes import router as geo_router
     from phongdich.people.routes import router as people_router
+    from phongdich.tracing.routes import public_router as exposures_router
     from phongdich.tracing.routes import router as tracing_router
     from phongdich.visits.routes import board_router as visit_board_router
     from phongdich.visits.routes import router as visits_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visits_router, prefix="/api/v1")
     app.include_router(people_router, prefix="/api/v1")
     app.include_router(tracing_router, prefix="/api/v1")
+    app.include_router(exposures_router, prefix="/api/v1")
     app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.include_router(people_pages_router)

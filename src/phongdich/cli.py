@@ -211,9 +211,57 @@ def demo(
 
 
 @app.command()
+def simulate(
+    people: int = 20_000,
+    days: int = 16,
+    seed: int = 2021,
+    province: Annotated[
+        str, typer.Option(help="the province whose communes people live in")
+    ] = "01",
+) -> None:
+    """Simulate a province (people, households, checkpoints, visits, an outbreak) into the
+    configured database, as the platform would have recorded it."""
+    from tqdm import tqdm
+
+    from phongdich.db.migrate import upgrade
+    from phongdich.db.session import unit_of_work
+    from phongdich.geo.repository import UnitRepository
+    from phongdich.geo.service import UnitService
+    from phongdich.tracing.sim_load import load
+    from phongdich.tracing.simulate import SimConfig, stats
+    from phongdich.tracing.simulate import simulate as run_simulation
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with _factory() as factory:
+        with unit_of_work(factory) as session:
+            if UnitRepository(session).count() == 0:
+                UnitService(session).load_default()
+            communes = [u.code for u in UnitRepository(session).children(province)]
+        if not communes:
+            _fail(f"no communes under unit {province!r}")
+        sim = run_simulation(SimConfig(people=people, days=days, seed=seed), communes[:30])
+        bar = tqdm(total=3, desc="loading", unit="table", file=sys.stderr)
+
+        def step(what: str, n: int) -> None:
+            bar.update(1)
+            bar.set_postfix_str(f"{what} {n:,}")
+
+        with bar, unit_of_work(factory) as session:
+            load(session, sim, step)
+    typer.echo(json.dumps(stats(sim), ensure_ascii=False))
+
+
+@app.command()
 def bench(
     name: str,
-    count: Annotated[int | None, typer.Option(help="posters: 2000; checkpoints: 100000")] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            help="posters: 2000; checkpoints: 100000; personal-qr: 20000; trace-quality: people "
+            "(20000)"
+        ),
+    ] = None,
     db: Annotated[str, typer.Option(help="checkin: sqlite or postgresql")] = "sqlite",
     seconds: Annotated[int, typer.Option(help="checkin: seconds per measured run")] = 10,
     connections: Annotated[int, typer.Option(help="checkin: wrk connections")] = 32,
@@ -223,7 +271,8 @@ def bench(
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
 ) -> None:
-    """Run one benchmark (posters, checkpoints, checkin, personal-qr); the last line is JSON."""
+    """Run one benchmark (posters, checkpoints, checkin, personal-qr, trace-quality); the last
+    line printed is JSON."""
     result: dict[str, object]
     if name == "posters":
         from phongdich.bench import posters as bench_posters
@@ -243,8 +292,13 @@ def bench(
         from phongdich.bench import personal_qr as bench_personal_qr
 
         result = bench_personal_qr.run(count=count or 20_000)
+    elif name == "trace-quality":
+        from phongdich.bench import trace_quality as bench_trace_quality
+
+        result = bench_trace_quality.run(people=count or 20_000)
     else:
-        _fail(f"unknown benchmark {name!r}; known: posters, checkpoints, checkin, personal-qr")
+        known = "posters, checkpoints, checkin, personal-qr, trace-quality"
+        _fail(f"unknown benchmark {name!r}; known: {known}")
         return
     print(json.dumps(result, ensure_ascii=False))
 

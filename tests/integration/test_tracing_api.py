@@ -222,3 +222,62 @@ def test_bad_cases_store_nothing(env: Env, world: World, make_client: Any) -> No
         from phongdich.tracing.models import Case
 
         assert s.scalars(select(Case)).all() == []
+
+
+def test_warnings_publication_and_citizens_self_check(
+    env: Env, world: World, make_client: Any
+) -> None:
+    from phongdich.notify.models import OutboxMessage
+    from tests.conftest import login_phone
+
+    ids = scenario(env, make_client)
+    with env.session() as s:
+        for key, phone in (("a", "0912111222"), ("d", "0912333444")):
+            p = s.get(Person, ids[key])
+            assert p is not None
+            p.phone = phone
+        s.commit()
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+
+    sent = tracer.post(
+        f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": ["sms", "ott"], "level": 1}
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["warned"] == 1  # A has a phone; C has none
+    assert sent.json()["no_phone"] == 1
+    with env.session() as s:
+        messages = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "0912111222"))
+        by_channel = {m.channel: m.body for m in messages}
+    assert set(by_channel) == {"sms", "ott"}
+    assert "Siêu thị Ba Đình" in by_channel["ott"]
+    assert "Nguyễn Văn Ca" not in by_channel["ott"]  # the case is never named
+    assert yesterday(11).strftime("%d/%m/%Y") in by_channel["sms"]
+    contacts = {
+        c["person"]: c for c in tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    }
+    assert contacts["Trần Thị An"]["status"] == "notified"
+    assert contacts["Trần Thị An"]["warning"] == "pending"
+    bad = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": ["fax"]})
+    assert bad.status_code == 422
+
+    published = tracer.post(f"/api/v1/tracing/cases/{case['id']}/publish").json()
+    assert published == {"published": 1}
+    again = tracer.post(f"/api/v1/tracing/cases/{case['id']}/publish").json()
+    assert again == {"published": 0}
+    public = make_client().get("/api/v1/exposures", params={"unit": "01"}).json()
+    assert [p["checkpoint"] for p in public] == ["Siêu thị Ba Đình"]
+    assert "Nguyễn Văn Ca" not in str(public)
+    assert datetime.fromisoformat(public[0]["end"]) == yesterday(11, 30)  # with the margin
+
+    # A citizen checks their own visits: A was there, D was elsewhere.
+    an = make_client()
+    login_phone(an, env, "0912111222", "Trần Thị An")
+    mine = an.get("/api/v1/me/exposures").json()
+    assert mine["exposed"] is True
+    assert mine["matches"][0]["minutes"] == 60
+    assert "Siêu thị Ba Đình" in mine["matches"][0]["why"]
+    dung = make_client()
+    login_phone(dung, env, "0912333444", "Hoàng Văn Dũng")
+    assert dung.get("/api/v1/me/exposures").json() == {"exposed": False, "matches": []}

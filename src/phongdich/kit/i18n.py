@@ -348,6 +348,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "PhongDich: ban da duoc them lam nhan vien quet ma tai diem kiem dich {name} ({code}).",
         "PhongDich: you were added as staff at checkpoint {name} ({code}).",
     ),
+    "sms.exposure": (
+        "PhongDich: ban co the da tiep xuc gan voi ca benh COVID-19 tai {place} ngay {date}. "
+        "Han che tiep xuc, theo doi suc khoe va lien he tram y te hoac so 1022.",
+        "PhongDich: you may have been close to a COVID-19 case at {place} on {date}. "
+        "Limit contacts, watch your health and call your health station or 1022.",
+    ),
+    "ott.exposure": (
+        "PhongDich — Cảnh báo tiếp xúc: bạn có thể đã tiếp xúc gần với một ca bệnh COVID-19 "
+        "tại {place} ngày {date}. Hãy hạn chế tiếp xúc, tự theo dõi sức khỏe, khai báo y tế và "
+        "liên hệ trạm y tế nơi cư trú hoặc đường dây nóng 1022 để được hướng dẫn.",
+        "PhongDich — exposure warning: you may have been close to a COVID-19 case at {place} "
+        "on {date}. Limit contacts, watch your health, declare it and call your health station "
+        "or the 1022 hotline for advice.",
+    ),
+    "exposure.household": ("nơi ở", "home"),
+    "exposure.match": (
+        "Bạn ở {place} từ {visit_start} đến {visit_end}; ca bệnh đã có mặt ở đó từ {start} "
+        "đến {end} (trùng {minutes} phút).",
+        "You were at {place} from {visit_start} to {visit_end}; a case was there from {start} "
+        "to {end} ({minutes} minutes in common).",
+    ),
+    "error.warn_channel": ("Kênh gửi không hợp lệ (sms, ott).", "Invalid channel (sms, ott)."),
     "sms.status_changed": (
         "PhongDich: diem kiem dich {code} chuyen sang trang thai: {status}. {reason}",
         "PhongDich: checkpoint {code} is now {status}. {reason}",

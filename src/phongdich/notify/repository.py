@@ -16,6 +16,13 @@ class OutboxRepository:
     def add(self, message: OutboxMessage) -> None:
         self.session.add(message)
 
+    def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """Delivery state (pending | sent | failed) by message id."""
+        if not ids:
+            return {}
+        stmt = select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids))
+        return {mid: status for mid, status in self.session.execute(stmt)}
+
     def pending(self, limit: int, max_attempts: int) -> Sequence[OutboxMessage]:
         stmt = (
             select(OutboxMessage)

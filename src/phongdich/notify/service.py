@@ -13,6 +13,13 @@ class Notifier:
     def __init__(self, session: Session) -> None:
         self.repo = OutboxRepository(session)
 
+    def send(self, channel: str, recipient: str, body: str, purpose: str = "") -> OutboxMessage:
+        """Queue one message on ``channel`` (sms | ott | email); its id tracks delivery."""
+        message = OutboxMessage(channel=channel, recipient=recipient, body=body, purpose=purpose)
+        self.repo.add(message)
+        self.repo.session.flush()
+        return message
+
     def sms(self, phone: str, body: str, purpose: str = "") -> None:
         self.repo.add(OutboxMessage(channel="sms", recipient=phone, body=body, purpose=purpose))
 

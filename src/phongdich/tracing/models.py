@@ -63,6 +63,11 @@ class Contact(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last warning sent (its delivery state is the outbox message's).
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warning_message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         UniqueConstraint("case_id", "person_id"),
@@ -89,3 +94,29 @@ class ContactReport(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_contact_reports_case", "case_id"),)
+
+
+class ExposurePlace(Base):
+    """A place and time a case was at while infectious, published for the public map and for
+    citizens to check their own visits: no personal data, only the checkpoint and the window."""
+
+    __tablename__ = "exposure_places"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id", ondelete="CASCADE"))
+    checkpoint_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("checkpoints.id", ondelete="CASCADE")
+    )
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("officials.id", ondelete="SET NULL")
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_exposure_places_checkpoint_start", "checkpoint_id", "start"),
+        Index("ix_exposure_places_published", "published_at"),
+        Index("ix_exposure_places_case", "case_id"),
+    )

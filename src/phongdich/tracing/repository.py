@@ -3,13 +3,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Table, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint
+from phongdich.geo.models import UnitClosure
 from phongdich.people.models import HouseholdMember, Person
-from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import LONGEST_VISIT
 
@@ -149,6 +152,72 @@ class TracingRepository:
                 delete(Contact).where(Contact.case_id == case_id, Contact.person_id.in_(person_ids))
             )
 
+    def household_phones(self, person_ids: Collection[int]) -> dict[int, str]:
+        """For people without a phone: the phone of an account whose household lists them."""
+        if not person_ids:
+            return {}
+        stmt = (
+            select(HouseholdMember.person_id, PhoneAccount.phone)
+            .join(PhoneAccount, PhoneAccount.id == HouseholdMember.account_id)
+            .where(HouseholdMember.person_id.in_(person_ids))
+            .order_by(HouseholdMember.added_at)
+        )
+        out: dict[int, str] = {}
+        for pid, phone in self.session.execute(stmt):
+            out.setdefault(pid, phone)
+        return out
+
+    def exposure_places(self, case_id: int) -> Sequence[ExposurePlace]:
+        return self.session.scalars(
+            select(ExposurePlace).where(ExposurePlace.case_id == case_id)
+        ).all()
+
+    def add_exposure_places(self, places: list[ExposurePlace]) -> None:
+        self.session.add_all(places)
+        self.session.flush()
+
+    def published_at(
+        self, checkpoint_ids: Collection[int], since: datetime
+    ) -> dict[int, list[ExposurePlace]]:
+        """Published, not withdrawn exposure places at these checkpoints ending after ``since``."""
+        if not checkpoint_ids:
+            return {}
+        stmt = select(ExposurePlace).where(
+            ExposurePlace.checkpoint_id.in_(checkpoint_ids),
+            ExposurePlace.end > since,
+            ExposurePlace.withdrawn_at.is_(None),
+        )
+        out: dict[int, list[ExposurePlace]] = {}
+        for place in self.session.scalars(stmt):
+            out.setdefault(place.checkpoint_id, []).append(place)
+        return out
+
+    def public_exposures(
+        self, unit_code: str | None, since: datetime, limit: int
+    ) -> list[tuple[ExposurePlace, Checkpoint]]:
+        stmt = (
+            select(ExposurePlace, Checkpoint)
+            .join(Checkpoint, Checkpoint.id == ExposurePlace.checkpoint_id)
+            .where(ExposurePlace.end > since, ExposurePlace.withdrawn_at.is_(None))
+        )
+        if unit_code:
+            stmt = stmt.where(
+                Checkpoint.unit_code.in_(
+                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
+                )
+            )
+        stmt = stmt.order_by(ExposurePlace.start.desc()).limit(limit)
+        return [(e, c) for e, c in self.session.execute(stmt)]
+
+    def contact_counts(self, case_id: int) -> dict[int, int]:
+        """Contacts of the case by level."""
+        stmt = (
+            select(Contact.level, func.count())
+            .where(Contact.case_id == case_id)
+            .group_by(Contact.level)
+        )
+        return {level: n for level, n in self.session.execute(stmt)}
+
     def contact_list(
         self,
         case_id: int,
@@ -171,3 +240,27 @@ class TracingRepository:
             stmt = stmt.where(Contact.status == status)
         stmt = stmt.order_by(Contact.level, Contact.risk.desc(), Contact.id)
         return [(c, p) for c, p in self.session.execute(stmt.offset(offset).limit(limit))]
+
+
+class SimulationRepository:
+    """Bulk loading of a simulated province (``phongdich simulate``, the quality benchmark):
+    plain multi-row inserts, never row-by-row ORM objects."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert(self, table: Table, rows: list[dict[str, Any]], chunk: int = 5_000) -> None:
+        for start in range(0, len(rows), chunk):
+            self.session.execute(insert(table), rows[start : start + chunk])
+
+    def next_id(self, table: Table) -> int:
+        return int(self.session.scalar(select(func.max(table.c.id))) or 0) + 1
+
+    def fix_sequences(self, tables: Sequence[Table]) -> None:
+        """PostgreSQL: move each id sequence past the explicitly inserted ids."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for table in tables:
+            top = self.session.scalar(select(func.max(table.c.id))) or 0
+            sequence = func.pg_get_serial_sequence(table.name, "id")
+            self.session.execute(select(func.setval(sequence, top + 1, False)))

@@ -8,6 +8,7 @@ import json
 from fastapi import APIRouter, Depends, Query
 
 from phongdich.kit.errors import NotFound
+from phongdich.notify.repository import OutboxRepository
 from phongdich.people.models import Person
 from phongdich.tracing.models import Case, Contact
 from phongdich.tracing.schemas import (
@@ -17,9 +18,17 @@ from phongdich.tracing.schemas import (
     ReportIn,
     StatusIn,
     TraceOut,
+    WarnIn,
 )
 from phongdich.tracing.service import TracingService
-from phongdich.web.deps import OfficialDep, PrincipalDep, SessionDep, SettingsDep, csrf_protect
+from phongdich.web.deps import (
+    AccountDep,
+    OfficialDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    csrf_protect,
+)
 
 router = APIRouter(prefix="/tracing", tags=["tracing"], dependencies=[Depends(csrf_protect)])
 
@@ -99,7 +108,16 @@ def contacts(
     rows = service.repo.contact_list(case.id, level, source, status, limit, offset)
     shown = [p for _c, p in rows if service.visible(official, p)]
     service.audit_shown(principal, shown, f"contacts of case {case.id}")
-    return [contact_out(c, p, service.visible(official, p)) for c, p in rows]
+    delivery = OutboxRepository(db).statuses(
+        [c.warning_message_id for c, _p in rows if c.warning_message_id]
+    )
+    out = []
+    for c, p in rows:
+        item = contact_out(c, p, service.visible(official, p))
+        item.warned_at = c.warned_at
+        item.warning = delivery.get(c.warning_message_id) if c.warning_message_id else None
+        out.append(item)
+    return out
 
 
 @router.post(
@@ -133,6 +151,96 @@ def assign(
 ) -> dict[str, int]:
     service = TracingService(db, settings)
     return service.assign_to_stations(official, service.case_for(official, case_id))
+
+
+@router.get(
+    "/cases/{case_id}/graph",
+    summary="The transmission graph: the case, its contacts and who exposed whom (bounded)",
+)
+def graph(
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    limit: int = Query(default=300, ge=1, le=2000),
+) -> dict[str, object]:
+    """At most ``limit`` contacts, the highest risk first (F1 before F2); the rest are only
+    counted, by level, so that a huge outbreak answers at once instead of hanging."""
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    rows = service.repo.contact_list(case.id, limit=limit)
+    totals = service.repo.contact_counts(case.id)
+    index = db.get(Person, case.person_id)
+    visible = [p for _c, p in rows if service.visible(official, p)]
+    service.audit_shown(principal, visible, f"graph of case {case.id}")
+    nodes: list[dict[str, object]] = [
+        {
+            "id": f"p{case.person_id}",
+            "label": index.full_name if index else "F0",
+            "level": 0,
+            "kind": "case",
+        }
+    ]
+    edges: list[dict[str, object]] = []
+    shown = {case.person_id}
+    for contact, person in rows:
+        seen = service.visible(official, person)
+        nodes.append(
+            {
+                "id": f"p{person.id}",
+                "label": person.full_name if seen else pseudonym(person.id),
+                "level": contact.level,
+                "kind": contact.source,
+                "risk": contact.risk,
+                "status": contact.status,
+                "contact_id": contact.id,
+            }
+        )
+        shown.add(person.id)
+    for contact, person in rows:
+        via = contact.via_person_id
+        if via in shown:
+            edges.append({"from": f"p{via}", "to": f"p{person.id}", "source": contact.source})
+    total = sum(totals.values())
+    return {
+        "case_id": case.id,
+        "nodes": nodes,
+        "edges": edges,
+        "total_contacts": total,
+        "by_level": {str(k): v for k, v in sorted(totals.items())},
+        "truncated": total > len(rows),
+    }
+
+
+@router.post("/cases/{case_id}/warn", summary="Warn the case's contacts by SMS / OTT")
+def warn(
+    case_id: int,
+    body: WarnIn,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, int]:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    return service.warn(principal, official, case, body.channels, body.level, body.statuses)
+
+
+@router.post(
+    "/cases/{case_id}/publish",
+    summary="Publish where and when the case was while infectious (no personal data)",
+)
+def publish(
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, int]:
+    service = TracingService(db, settings)
+    added = service.publish(principal, official, service.case_for(official, case_id))
+    return {"published": len(added)}
 
 
 @router.patch("/contacts/{contact_id}", summary="Follow-up status of a contact")
@@ -186,3 +294,48 @@ def contact_out(contact: Contact, person: Person, visible: bool) -> ContactOut:
         assigned_unit=contact.assigned_unit,
         evidence=evidence,
     )
+
+
+# Public and citizens -----------------------------------------------------------------------
+public_router = APIRouter(tags=["tracing"], dependencies=[Depends(csrf_protect)])
+
+
+@public_router.get(
+    "/exposures", summary="Published exposure places: checkpoint and time window, no personal data"
+)
+def public_exposures(
+    db: SessionDep,
+    settings: SettingsDep,
+    unit: str | None = Query(default=None, max_length=16),
+    days: int = Query(default=14, ge=1, le=30),
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> list[dict[str, object]]:
+    from datetime import timedelta
+
+    from phongdich.kit.clock import utcnow
+
+    rows = TracingService(db, settings).repo.public_exposures(
+        unit, utcnow() - timedelta(days=days), limit
+    )
+    return [
+        {
+            "checkpoint_code": cp.code,
+            "checkpoint": cp.name,
+            "address": cp.address,
+            "unit_code": cp.unit_code,
+            "start": place.start,
+            "end": place.end,
+        }
+        for place, cp in rows
+    ]
+
+
+@public_router.get(
+    "/me/exposures", summary="Did any of my visits overlap a published exposure place, and why"
+)
+def my_exposures(account: AccountDep, db: SessionDep, settings: SettingsDep) -> dict[str, object]:
+    from phongdich.people.service import PersonService
+
+    me = PersonService(db, settings).for_account(account)
+    matches = TracingService(db, settings).my_exposures(me.id)
+    return {"exposed": bool(matches), "matches": matches}

@@ -50,6 +50,8 @@ class ContactOut(BaseModel):
     status: str
     assigned_unit: str | None
     evidence: list[dict[str, object]]
+    warned_at: datetime | None = None
+    warning: str | None = None  # delivery state of the last warning: pending | sent | failed
 
 
 class ReportIn(BaseModel):
@@ -61,3 +63,9 @@ class ReportIn(BaseModel):
 
 class StatusIn(BaseModel):
     status: str = Field(max_length=12)
+
+
+class WarnIn(BaseModel):
+    channels: list[str] = Field(default_factory=lambda: ["sms"], max_length=3)
+    level: int | None = Field(default=None, ge=1, le=4)
+    statuses: list[str] = Field(default_factory=lambda: ["to_call"], max_length=6)

@@ -14,11 +14,12 @@ from phongdich.accounts.models import Official
 from phongdich.accounts.service import AccountService, Principal
 from phongdich.config import Settings
 from phongdich.geo.service import UnitService
-from phongdich.kit.clock import utcnow
+from phongdich.kit.clock import fmt_local, utcnow
 from phongdich.kit.errors import Forbidden, Invalid, NotFound
+from phongdich.kit.i18n import t
 from phongdich.people.models import Person
 from phongdich.tracing import rules
-from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.tracing.repository import TracingRepository, VisitRow
 from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED
 
@@ -332,6 +333,127 @@ class TracingService:
             contact.assigned_unit = unit
             counts[unit] = counts.get(unit, 0) + 1
         return counts
+
+    # Warnings ---------------------------------------------------------------------------------
+    def warn(
+        self,
+        principal: Principal,
+        official: Official,
+        case: Case,
+        channels: Sequence[str] = ("sms",),
+        level: int | None = None,
+        statuses: Sequence[str] = ("to_call",),
+    ) -> dict[str, int]:
+        """Queue a templated warning to each matching contact through the notifier (outbox,
+        retried, delivery state kept on the message). The text names the place and the day,
+        never the case. People without a phone are reached through a phone of their household;
+        nobody's e-mail is known, so e-mail is not offered."""
+        for channel in channels:
+            if channel not in ("sms", "ott"):
+                raise Invalid("error.warn_channel")
+        from phongdich.notify.service import Notifier
+
+        notifier = Notifier(self.session)
+        rows = self.repo.contact_list(case.id, level=level, limit=100_000)
+        phones = self.repo.household_phones([p.id for c, p in rows if not p.phone])
+        counts = {"warned": 0, "no_phone": 0, "skipped": 0}
+        now = utcnow()
+        for contact, person in rows:
+            if contact.status not in statuses:
+                counts["skipped"] += 1
+                continue
+            phone = person.phone or phones.get(person.id)
+            if not phone:
+                counts["no_phone"] += 1
+                continue
+            place, day = self._where_when(contact)
+            message = None
+            for channel in channels:
+                text = t(f"{channel}.exposure", "vi", place=place, date=day)
+                message = notifier.send(channel, phone, text, f"exposure:{contact.id}")
+            contact.warned_at = now
+            contact.warning_message_id = message.id if message else None
+            if contact.status == "to_call":
+                contact.status = "notified"
+            counts["warned"] += 1
+        self.accounts.audit(
+            principal, "warn_contacts", "case", case.id, json.dumps(counts, ensure_ascii=False)
+        )
+        return counts
+
+    def _where_when(self, contact: Contact) -> tuple[str, str]:
+        evidence = json.loads(contact.evidence or "[]")
+        visit = next((e for e in evidence if e.get("source") == "visit"), None)
+        place = str(visit.get("checkpoint", "")) if visit else ""
+        if not place:
+            place = t("exposure.household", "vi")
+        return place, fmt_local(contact.last_exposure).split(" ")[0]
+
+    # Published exposure places ----------------------------------------------------------------
+    def publish(self, principal: Principal, official: Official, case: Case) -> list[ExposurePlace]:
+        """Publish where the case was while infectious (checkpoint and time, nothing else), for
+        the public map and citizens' self-check; publishing again adds nothing twice."""
+        margin = timedelta(minutes=self.settings.trace_after_margin_minutes)
+        now = utcnow()
+        window = (case.window_start, min(case.window_end, now))
+        known = {(e.checkpoint_id, e.start) for e in self.repo.exposure_places(case.id)}
+        added: list[ExposurePlace] = []
+        for row in self.repo.stays_of([case.person_id], window[0], window[1]):
+            end = row.check_out_at or min(row.auto_out_at, now)
+            start, stop = max(row.check_in_at, window[0]), min(end, window[1])
+            if stop <= start or (row.checkpoint_id, start) in known:
+                continue
+            place = ExposurePlace(
+                case_id=case.id,
+                checkpoint_id=row.checkpoint_id,
+                start=start,
+                end=stop + margin,
+                published_by=official.id,
+            )
+            known.add((row.checkpoint_id, start))
+            added.append(place)
+        self.repo.add_exposure_places(added)
+        self.accounts.audit(principal, "publish_exposures", "case", case.id, str(len(added)))
+        return added
+
+    def my_exposures(self, person_id: int, days: int = 14) -> list[dict[str, object]]:
+        """A citizen's own visits that overlap a published exposure place, each with why."""
+        now = utcnow()
+        visits = self.repo.stays_of([person_id], now - timedelta(days=days), now)
+        found: list[dict[str, object]] = []
+        places = self.repo.published_at(
+            {v.checkpoint_id for v in visits}, now - timedelta(days=days)
+        )
+        names = self.repo.checkpoint_types({v.checkpoint_id for v in visits})
+        for v in visits:
+            v_end = v.check_out_at or min(v.auto_out_at, now)
+            for place in places.get(v.checkpoint_id, []):
+                start, end = max(v.check_in_at, place.start), min(v_end, place.end)
+                if end <= start:
+                    continue
+                minutes = int((end - start).total_seconds() // 60)
+                name = names.get(v.checkpoint_id, ("", ""))[1]
+                found.append(
+                    {
+                        "checkpoint": name,
+                        "visit_start": v.check_in_at,
+                        "visit_end": v_end,
+                        "exposure_start": place.start,
+                        "exposure_end": place.end,
+                        "minutes": minutes,
+                        "why": t(
+                            "exposure.match",
+                            "vi",
+                            place=name,
+                            visit_start=fmt_local(v.check_in_at),
+                            visit_end=fmt_local(v_end),
+                            start=fmt_local(place.start),
+                            end=fmt_local(place.end),
+                            minutes=minutes,
+                        ),
+                    }
+                )
+        return found
 
     def visible(self, official: Official, person: Person) -> bool:
         """Identities of people living outside the official's jurisdiction are pseudonymised."""
