@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.web.pages import router as pages_router
     from phongdich.web.people_pages import router as people_pages_router
     from phongdich.web.scanner import router as scanner_router
+    from phongdich.web.tracing_pages import router as tracing_pages_router
 
     app.include_router(accounts_router, prefix="/api/v1")
     app.include_router(geo_router, prefix="/api/v1")
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visit_board_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.include_router(people_pages_router)
+    app.include_router(tracing_pages_router)
     app.include_router(scanner_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(

@@ -3,13 +3,9 @@ list of the health QR, and the officials' declarations, search and merge."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -47,6 +43,7 @@ from phongdich.web.deps import (
     SettingsDep,
     csrf_protect,
 )
+from phongdich.web.exports import csv_stream, xlsx_stream
 
 router = APIRouter(tags=["people"], dependencies=[Depends(csrf_protect)])
 
@@ -238,12 +235,12 @@ def declarations_export(
 
     if fmt == "csv":
         return StreamingResponse(
-            _csv(batches()),
+            csv_stream(EXPORT_COLUMNS, batches()),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return StreamingResponse(
-        _xlsx(batches()),
+        xlsx_stream(EXPORT_COLUMNS, "Tờ khai", batches()),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -424,40 +421,3 @@ def line(d: Declaration, p: Person, full: bool = False) -> dict[str, object]:
     if full:
         row["details"] = d.details
     return row
-
-
-def _csv(batches: Iterator[list[dict[str, object]]]) -> Iterator[bytes]:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([title for _key, title in EXPORT_COLUMNS])
-    yield ("\ufeff" + out.getvalue()).encode()
-    for rows in batches:
-        out.seek(0)
-        out.truncate()
-        for row in rows:
-            writer.writerow([row.get(key, "") for key, _title in EXPORT_COLUMNS])
-        yield out.getvalue().encode()
-
-
-def _xlsx(batches: Iterator[list[dict[str, object]]]) -> Iterator[bytes]:
-    """An XLSX written row by row (constant memory) to a temporary file, then streamed."""
-    import xlsxwriter
-
-    with tempfile.TemporaryDirectory(prefix="phongdich-export-") as folder:
-        path = Path(folder) / "export.xlsx"
-        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": folder})
-        sheet = book.add_worksheet("Tờ khai")
-        bold = book.add_format({"bold": True})
-        for col, (_key, title) in enumerate(EXPORT_COLUMNS):
-            sheet.write_string(0, col, title, bold)
-        r = 1
-        for rows in batches:
-            for row in rows:
-                for col, (key, _title) in enumerate(EXPORT_COLUMNS):
-                    value = row.get(key, "")
-                    sheet.write_string(r, col, str(value))
-                r += 1
-        book.close()
-        with path.open("rb") as done:
-            while chunk := done.read(64 * 1024):
-                yield chunk

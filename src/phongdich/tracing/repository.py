@@ -209,6 +209,18 @@ class TracingRepository:
         stmt = stmt.order_by(ExposurePlace.start.desc()).limit(limit)
         return [(e, c) for e, c in self.session.execute(stmt)]
 
+    def counts_by_source(self, case_id: int) -> dict[int, dict[str, int]]:
+        """Contacts of the case by level, then by source."""
+        stmt = (
+            select(Contact.level, Contact.source, func.count())
+            .where(Contact.case_id == case_id)
+            .group_by(Contact.level, Contact.source)
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for level, source, n in self.session.execute(stmt):
+            counts.setdefault(level, {})[source] = n
+        return counts
+
     def contact_counts(self, case_id: int) -> dict[int, int]:
         """Contacts of the case by level."""
         stmt = (

@@ -1,0 +1,753 @@
+"""The tracers' workbench: enter a confirmed case (F0), read its contacts with their evidence,
+follow them up, export the line list and look at the transmission graph. Handlers stay thin:
+TracingService holds the rules; identities outside the official's jurisdiction are
+pseudonymised and every identity shown or exported is audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from phongdich.accounts.models import Official
+from phongdich.accounts.service import Principal
+from phongdich.checkpoints.rules import TYPES
+from phongdich.config import Settings
+from phongdich.geo.repository import UnitRepository
+from phongdich.kit.clock import VN, fmt_local, parse_local, utcnow
+from phongdich.kit.errors import DomainError, Invalid
+from phongdich.people.models import Person
+from phongdich.people.service import OfficialPeopleService
+from phongdich.tracing import rules
+from phongdich.tracing.models import Case, Contact
+from phongdich.tracing.repository import TracingRepository
+from phongdich.tracing.routes import contact_out, pseudonym
+from phongdich.tracing.service import CASE_SOURCES, FOLLOW_UP, TracingService
+from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED
+from phongdich.web.deps import OfficialDep, PrincipalDep, SessionDep, SettingsDep, csrf_protect
+from phongdich.web.exports import csv_stream, xlsx_stream
+from phongdich.web.pages import message_of, redirect
+from phongdich.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+PAGE_SIZE = 100  # contacts per page of the case page
+EXPORT_BATCH = 1000  # contacts per query (and per audit batch) of the line list export
+GRAPH_LIMIT = 300  # contacts drawn by default; the API counts the rest
+GRAPH_MAX = 500  # the force layout is O(n²) per step: beyond this a browser would crawl
+
+# Display labels (Vietnamese, English) of the codes the pages show.
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "case_source": {
+        "community": ("Lây nhiễm trong cộng đồng", "Community transmission"),
+        "imported": ("Ca nhập cảnh", "Imported"),
+        "cluster": ("Trong ổ dịch đã biết", "Known cluster"),
+        "unknown": ("Chưa rõ nguồn lây", "Unknown"),
+    },
+    "source": {
+        rules.SOURCE_VISIT: ("Cùng địa điểm", "Same place"),
+        rules.SOURCE_HOUSEHOLD: ("Cùng hộ gia đình", "Same household"),
+        rules.SOURCE_DECLARED: ("Tự khai báo", "Self-declared"),
+        rules.SOURCE_MANUAL: ("Điều tra viên bổ sung", "Named by a tracer"),
+        rules.SOURCE_BLUETOOTH: ("Bluetooth", "Bluetooth"),
+    },
+    "status": {
+        "to_call": ("Cần liên hệ", "To call"),
+        "notified": ("Đã thông báo", "Notified"),
+        "quarantined": ("Đang cách ly", "In quarantine"),
+        "tested": ("Đã xét nghiệm", "Tested"),
+        "cleared": ("Kết thúc theo dõi", "Cleared"),
+        "lost": ("Không liên lạc được", "Lost to follow-up"),
+    },
+    "out_method": {
+        "scanned": ("Quét mã khi ra", "Scanned out"),
+        "staff": ("Nhân viên ghi nhận", "Recorded by staff"),
+        OUT_AUTOMATIC: ("Tự động (ước tính)", "Automatic (estimated)"),
+        OUT_SUPERSEDED: ("Ước tính (đã vào nơi khác)", "Estimated (checked in elsewhere)"),
+    },
+    "field": {
+        "person": ("người được chọn", "person"),
+        "test_at": ("thời điểm xét nghiệm", "test time"),
+        "onset_at": ("ngày khởi phát", "symptom onset"),
+        "exposed_at": ("thời điểm tiếp xúc", "exposure time"),
+        "person_id": ("mã người tiếp xúc", "contact's person id"),
+        "case": ("mã ca bệnh", "case number"),
+    },
+}
+
+# Short result messages after a form (keys only in the URL: nothing typed is reflected).
+DONE: dict[str, tuple[str, str]] = {
+    "opened": ("Đã nhập ca bệnh và truy vết.", "Case entered and traced."),
+    "traced": ("Đã truy vết lại.", "Traced again."),
+    "assigned": (
+        "Đã giao các trường hợp tiếp xúc cho trạm y tế xã/phường nơi cư trú.",
+        "Contacts handed to the health stations of their communes.",
+    ),
+    "status": ("Đã cập nhật tình trạng theo dõi.", "Follow-up status saved."),
+    "reported": ("Đã thêm người tiếp xúc và truy vết lại.", "Contact added; traced again."),
+}
+
+# The line list export: (key, column title).
+EXPORT_COLUMNS = (
+    ("case_id", "Mã ca bệnh"),
+    ("contact_id", "Mã tiếp xúc"),
+    ("person", "Họ tên (hoặc bí danh)"),
+    ("phone", "Số điện thoại"),
+    ("unit_code", "Đơn vị cư trú"),
+    ("level", "Mức"),
+    ("source", "Nguồn"),
+    ("risk", "Nguy cơ"),
+    ("last_exposure", "Tiếp xúc lần cuối"),
+    ("status", "Tình trạng theo dõi"),
+    ("assigned_unit", "Đơn vị theo dõi"),
+    ("place", "Nơi tiếp xúc"),
+    ("minutes", "Số phút"),
+)
+
+Text = Annotated[str, Form(max_length=40)]
+
+
+# Shared helpers ---------------------------------------------------------------------------------
+def _lang(request: Request) -> str:
+    lang: str = getattr(request.state, "lang", "vi")
+    return "en" if lang == "en" else "vi"
+
+
+def _label(lang: str, group: str, code: str | None) -> str:
+    if group == "rule" and code:
+        if code == rules.RULE_DEFAULT:
+            return "mặc định" if lang == "vi" else "default"
+        kind = code.removeprefix("type:")
+        pair = TYPES.get(kind)
+        return (pair[1] if lang == "en" else pair[0]) if pair else kind
+    pair = LABELS.get(group, {}).get(code or "")
+    if pair is None:
+        return code or ""
+    return pair[1] if lang == "en" else pair[0]
+
+
+def _page(
+    request: Request, template: str, ctx: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    lang = _lang(request)
+    done = request.query_params.get("done")
+    helpers: dict[str, Any] = {
+        "label": lambda group, code: _label(lang, group, code),
+        "level_name": lambda level: f"F{level}",
+        "done": (DONE[done][1] if lang == "en" else DONE[done][0]) if done in DONE else None,
+        "CASE_SOURCES": CASE_SOURCES,
+        "FOLLOW_UP": FOLLOW_UP,
+        "SOURCES": rules.SOURCES,
+    }
+    response = render(request, template, {**helpers, **ctx}, status_code=status_code)
+    # Identities and health data: never kept by a shared cache or the back button.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _field(request: Request, name: str) -> str:
+    pair = LABELS["field"][name]
+    return pair[1] if _lang(request) == "en" else pair[0]
+
+
+def _when(request: Request, value: str, name: str) -> datetime | None:
+    """A time typed as yyyy-mm-ddTHH:MM (datetime-local pickers) or dd/mm/yyyy HH:MM, in
+    Vietnam time; None when left blank."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return parse_local(value)
+    except ValueError:
+        raise Invalid("error.invalid_fields", fields=_field(request, name)) from None
+
+
+def _at(request: Request, value: str, name: str) -> datetime:
+    """A time that must be given."""
+    when = _when(request, value, name)
+    if when is None:
+        raise Invalid("error.invalid_fields", fields=_field(request, name))
+    return when
+
+
+def _number(request: Request, value: str, name: str) -> int:
+    value = value.strip().lstrip("#")
+    if not value.isdigit() or len(value) > 18:
+        raise Invalid("error.invalid_fields", fields=_field(request, name))
+    return int(value)
+
+
+def _picker(dt: datetime) -> str:
+    """The value of a datetime-local input (Vietnam time)."""
+    return dt.astimezone(VN).strftime("%Y-%m-%dT%H:%M")
+
+
+class _Visibility:
+    """TracingService.visible, asked once per unit (it only depends on the person's unit)."""
+
+    def __init__(self, service: TracingService, official: Official) -> None:
+        self.service, self.official = service, official
+        self.known: dict[str | None, bool] = {}
+
+    def __call__(self, person: Person) -> bool:
+        key = person.unit_code
+        if key not in self.known:
+            self.known[key] = self.service.visible(self.official, person)
+        return self.known[key]
+
+
+FILTERS = ("level", "source", "status")
+
+
+def _filters(level: str, source: str, status: str) -> dict[str, str]:
+    """The valid filters of the contact list (anything else is ignored)."""
+    return {
+        "level": level if level in ("1", "2", "3", "4") else "",
+        "source": source if source in rules.SOURCES else "",
+        "status": status if status in FOLLOW_UP else "",
+    }
+
+
+def _case_url(case_id: int, query: str = "", done: str = "") -> str:
+    """The case page with the filters of ``query`` (re-validated: never an open redirect)."""
+    values = dict(parse_qsl(query[:300]))
+    params = {k: v for k, v in _filters(**{k: values.get(k, "") for k in FILTERS}).items() if v}
+    page = values.get("page", "")
+    if page.isdigit() and 1 < int(page) <= 100_000:
+        params["page"] = page
+    if done:
+        params["done"] = done
+    return f"/officials/tracing/cases/{case_id}" + (f"?{urlencode(params)}" if params else "")
+
+
+# Entering a case ---------------------------------------------------------------------------------
+def _home(
+    request: Request,
+    principal: Principal,
+    official: Official,
+    db: Session,
+    settings: Settings,
+    q: str = "",
+    unit: str = "",
+    person: str = "",
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    form = form or {
+        "person_id": person,
+        "test_at": _picker(utcnow()),
+        "onset_at": "",
+        "source": "community",
+        "unit_code": "",
+    }
+    ctx: dict[str, Any] = {
+        "q": q,
+        "unit": unit,
+        "found": None,
+        "form": form,
+        "error": error,
+    }
+    people = OfficialPeopleService(db, settings)
+    try:
+        picked = form.get("person_id", "").strip()
+        if picked.isdigit():
+            # Audited ("person page") and refused outside the jurisdiction.
+            ctx["found"] = [people.person(principal, official, int(picked))]
+        elif q.strip():
+            ctx["found"] = people.search(principal, official, q, unit.strip() or None)
+    except DomainError as exc:
+        if error is None:  # a refusal of its own (after a failed form: show that form's error)
+            if exc.status_code in (401, 403, 404):
+                raise
+            ctx["error"], status_code = message_of(request, exc), exc.status_code
+    return _page(request, "tracing_home.html", ctx, status_code=status_code)
+
+
+@router.get("/officials/tracing", response_class=HTMLResponse)
+def tracing_home(
+    request: Request,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    q: str = Query(default="", max_length=100),
+    unit: str = Query(default="", max_length=16),
+    person: str = Query(default="", max_length=20),
+    case: str = Query(default="", max_length=20),
+) -> Response:
+    if case.strip():
+        try:
+            return redirect(f"/officials/tracing/cases/{_number(request, case, 'case')}")
+        except DomainError as exc:
+            return _home(
+                request,
+                principal,
+                official,
+                db,
+                settings,
+                error=message_of(request, exc),
+                status_code=exc.status_code,
+            )
+    return _home(request, principal, official, db, settings, q, unit, person)
+
+
+@router.post("/officials/tracing/cases", response_class=HTMLResponse)
+def tracing_open(
+    request: Request,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    person_id: Annotated[str, Form(max_length=20)] = "",
+    test_at: Text = "",
+    onset_at: Text = "",
+    source: Annotated[str, Form(max_length=20)] = "community",
+    unit_code: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    form = {
+        "person_id": person_id,
+        "test_at": test_at,
+        "onset_at": onset_at,
+        "source": source,
+        "unit_code": unit_code,
+    }
+    try:
+        service = TracingService(db, settings)
+        case = service.open_case(
+            principal,
+            official,
+            _number(request, person_id, "person"),
+            _at(request, test_at, "test_at"),
+            _when(request, onset_at, "onset_at"),
+            None,
+            source,
+            unit_code.strip() or None,
+        )
+        service.trace(case)
+    except DomainError as exc:
+        if exc.status_code == 401:
+            raise
+        db.rollback()
+        return _home(
+            request,
+            principal,
+            official,
+            db,
+            settings,
+            form=form,
+            error=message_of(request, exc),
+            status_code=exc.status_code,
+        )
+    return redirect(f"/officials/tracing/cases/{case.id}?done=opened")
+
+
+# The case page -----------------------------------------------------------------------------------
+def _timeline(service: TracingService, case: Case) -> list[dict[str, Any]]:
+    """The case's visits inside its infectious window, oldest first."""
+    now = utcnow()
+    rows = [
+        r
+        for r in service.repo.stays_of([case.person_id], case.window_start, case.window_end)
+        if (r.check_out_at or min(r.auto_out_at, now)) > case.window_start
+        and r.check_in_at < case.window_end
+    ]
+    kinds = service.repo.checkpoint_types({r.checkpoint_id for r in rows})
+    out = []
+    for r in rows:
+        kind, name = kinds.get(r.checkpoint_id, ("", ""))
+        estimated = r.check_out_at is None or r.out_method in (OUT_AUTOMATIC, OUT_SUPERSEDED)
+        out.append(
+            {
+                "checkpoint_id": r.checkpoint_id,
+                "place": name,
+                "type": kind,
+                "check_in": fmt_local(r.check_in_at),
+                "check_out": fmt_local(r.check_out_at or r.auto_out_at),
+                "open": r.check_out_at is None,
+                "estimated": estimated,
+                "out_method": r.out_method or "",
+            }
+        )
+    return out
+
+
+def _evidence(
+    items: Sequence[dict[str, Any]], case: Case, names: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The links of one contact as the page shows them (a few at most)."""
+    shown = []
+    for e in items[:5]:
+        via = e.get("via_person_id")
+        shown.append(
+            {
+                "level": e.get("level"),
+                "source": e.get("source", ""),
+                "place": e.get("checkpoint", ""),
+                "minutes": _minutes(e.get("minutes")),
+                "certain_minutes": _minutes(e.get("certain_minutes")),
+                "rule": e.get("rule", ""),
+                "start": fmt_local(_iso(e.get("start"))),
+                "end": fmt_local(_iso(e.get("end"))),
+                "note": e.get("note", ""),
+                "via": (
+                    "F0"
+                    if via == case.person_id
+                    else names.get(via, "")
+                    if isinstance(via, int)
+                    else ""
+                ),
+            }
+        )
+    return shown
+
+
+def _minutes(value: object) -> int | float | None:
+    """Overlap minutes as people read them: 60, not 60.0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else round(value, 1)
+
+
+def _iso(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _case_page(
+    request: Request,
+    principal: Principal,
+    official: Official,
+    db: Session,
+    settings: Settings,
+    case_id: int,
+    filters: dict[str, str],
+    page: int = 1,
+    report: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    index = db.get(Person, case.person_id)
+    if index is None:
+        raise Invalid("error.unknown_person")
+    visible = _Visibility(service, official)
+    level = int(filters["level"]) if filters["level"] else None
+    rows = service.repo.contact_list(
+        case.id,
+        level,
+        filters["source"] or None,
+        filters["status"] or None,
+        PAGE_SIZE + 1,
+        (page - 1) * PAGE_SIZE,
+    )
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    outs = [(contact_out(c, p, visible(p)), c) for c, p in rows]
+    # Who exposed whom: the names of the people the evidence goes through (shown when visible).
+    via_ids: set[int] = set()
+    for out, _c in outs:
+        for e in out.evidence[:5]:
+            via = e.get("via_person_id")
+            if isinstance(via, int) and via != case.person_id:
+                via_ids.add(via)
+    via_people = service.repo.people(via_ids)
+    names = {pid: p.full_name if visible(p) else pseudonym(pid) for pid, p in via_people.items()}
+    shown: dict[int, Person] = {index.id: index}
+    shown.update({p.id: p for _c, p in rows if visible(p)})
+    shown.update({p.id: p for p in via_people.values() if visible(p)})
+    service.audit_shown(principal, list(shown.values()), f"case {case.id} page")
+    units = UnitRepository(db)
+    unit_names: dict[str, str] = {}
+    for code in {case.unit_code} | {o.unit_code for o, _c in outs if o.unit_code}:
+        unit = units.get(code)
+        unit_names[code] = unit.name if unit else code
+    counts = TracingRepository(db).counts_by_source(case.id)
+    query = {k: v for k, v in filters.items() if v}
+    ctx: dict[str, Any] = {
+        "case": case,
+        "index": index,
+        "window": (fmt_local(case.window_start), fmt_local(case.window_end)),
+        "timeline": _timeline(service, case),
+        "counts": counts,
+        # Only the sources found (the table stays narrow on a phone).
+        "used_sources": [x for x in rules.SOURCES if any(x in c for c in counts.values())],
+        "totals": {level: sum(c.values()) for level, c in counts.items()},
+        "total": sum(sum(c.values()) for c in counts.values()),
+        "contacts": [
+            {
+                "id": out.id,
+                "person": out.person,
+                "person_id": out.person_id,
+                "visible": out.person_id is not None,
+                "phone": out.phone or "",
+                "unit": unit_names.get(out.unit_code or "", out.unit_code or ""),
+                "unit_code": out.unit_code or "",
+                "level": out.level,
+                "source": out.source,
+                "risk": out.risk,
+                "last_exposure": fmt_local(out.last_exposure),
+                "status": out.status,
+                "assigned_unit": out.assigned_unit or "",
+                "evidence": _evidence(out.evidence, case, names),
+            }
+            for out, _c in outs
+        ],
+        "filters": filters,
+        "query": urlencode(query),
+        "back": urlencode({**query, **({"page": str(page)} if page > 1 else {})}),
+        "page": page,
+        "more": more,
+        "unit_names": unit_names,
+        "report": report or {"person_id": "", "exposed_at": "", "note": ""},
+        "error": error,
+    }
+    return _page(request, "tracing_case.html", ctx, status_code=status_code)
+
+
+@router.get("/officials/tracing/cases/{case_id}", response_class=HTMLResponse)
+def tracing_case(
+    request: Request,
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    level: str = Query(default="", max_length=2),
+    source: str = Query(default="", max_length=12),
+    status: str = Query(default="", max_length=12),
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> Response:
+    filters = _filters(level, source, status)
+    return _case_page(request, principal, official, db, settings, case_id, filters, page)
+
+
+def _on_case(
+    db: Session,
+    official: Official,
+    settings: Settings,
+    case_id: int,
+    do: Callable[[TracingService, Case], object],
+) -> None:
+    service = TracingService(db, settings)
+    do(service, service.case_for(official, case_id))
+
+
+@router.post("/officials/tracing/cases/{case_id}/trace", response_class=HTMLResponse)
+def tracing_retrace(
+    case_id: int, official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    _on_case(db, official, settings, case_id, lambda service, case: service.trace(case))
+    return redirect(_case_url(case_id, done="traced"))
+
+
+@router.post("/officials/tracing/cases/{case_id}/assign", response_class=HTMLResponse)
+def tracing_assign(
+    case_id: int, official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    _on_case(
+        db,
+        official,
+        settings,
+        case_id,
+        lambda service, case: service.assign_to_stations(official, case),
+    )
+    return redirect(_case_url(case_id, done="assigned"))
+
+
+@router.post("/officials/tracing/cases/{case_id}/contacts", response_class=HTMLResponse)
+def tracing_report(
+    request: Request,
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    person_id: Annotated[str, Form(max_length=20)] = "",
+    exposed_at: Text = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    report = {"person_id": person_id, "exposed_at": exposed_at, "note": note}
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    try:
+        service.report_contact(
+            principal,
+            official,
+            case,
+            _number(request, person_id, "person_id"),
+            _at(request, exposed_at, "exposed_at"),
+            note,
+        )
+        service.trace(case)
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return _case_page(
+            request,
+            principal,
+            official,
+            db,
+            settings,
+            case_id,
+            _filters("", "", ""),
+            report=report,
+            error=message_of(request, exc),
+            status_code=exc.status_code,
+        )
+    return redirect(_case_url(case_id, done="reported"))
+
+
+@router.post("/officials/tracing/contacts/{contact_id}/status", response_class=HTMLResponse)
+def tracing_status(
+    contact_id: int,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    status: Annotated[str, Form(max_length=12)] = "",
+    back: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    contact = TracingService(db, settings).set_status(official, contact_id, status)
+    return redirect(_case_url(contact.case_id, back, done="status") + f"#c{contact.id}")
+
+
+# The line list -----------------------------------------------------------------------------------
+def _line(case_id: int, contact: Contact, person: Person, seen: bool) -> dict[str, object]:
+    try:
+        evidence = json.loads(contact.evidence or "[]")
+    except ValueError:
+        evidence = []
+    first = evidence[0] if evidence and isinstance(evidence[0], dict) else {}
+    return {
+        "case_id": case_id,
+        "contact_id": contact.id,
+        "person": person.full_name if seen else pseudonym(person.id),
+        "phone": (person.phone or "") if seen else "",
+        "unit_code": person.unit_code or "",
+        "level": f"F{contact.level}",
+        "source": contact.source,
+        "risk": contact.risk,
+        "last_exposure": fmt_local(contact.last_exposure),
+        "status": contact.status,
+        "assigned_unit": contact.assigned_unit or "",
+        "place": first.get("checkpoint", ""),
+        "minutes": _minutes(first.get("minutes")) if "minutes" in first else "",
+    }
+
+
+@router.get("/officials/tracing/cases/{case_id}/contacts.{fmt}")
+def tracing_export(
+    request: Request,
+    case_id: int,
+    fmt: str,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    level: str = Query(default="", max_length=2),
+    source: str = Query(default="", max_length=12),
+    status: str = Query(default="", max_length=12),
+) -> StreamingResponse:
+    if fmt not in ("csv", "xlsx"):
+        raise Invalid("error.invalid_fields", fields="format")
+    case = TracingService(db, settings).case_for(official, case_id)  # refuse before streaming
+    filters = _filters(level, source, status)
+    factory = request.app.state.sessionmaker
+    official_id, case_key = official.id, case.id
+    filename = f"tiep-xuc-ca-{case_key}.{fmt}"
+
+    def batches() -> Iterator[list[dict[str, object]]]:
+        # Its own session (the request's is closed when streaming starts); each batch's audit
+        # rows are committed with it: this generator is the job boundary of the export.
+        with factory() as session:
+            service = TracingService(session, settings)
+            me = session.get(Official, official_id)
+            assert me is not None
+            who = Principal(kind="official", official=me)
+            visible = _Visibility(service, me)
+            offset = 0
+            while True:
+                rows = service.repo.contact_list(
+                    case_key,
+                    int(filters["level"]) if filters["level"] else None,
+                    filters["source"] or None,
+                    filters["status"] or None,
+                    EXPORT_BATCH,
+                    offset,
+                )
+                shown = [p for _c, p in rows if visible(p)]
+                service.audit_shown(who, shown, f"contacts export {fmt}, case {case_key}")
+                out = [_line(case_key, c, p, visible(p)) for c, p in rows]
+                session.commit()
+                yield out
+                if len(rows) < EXPORT_BATCH:
+                    return
+                offset += EXPORT_BATCH
+
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return StreamingResponse(
+        csv_stream(EXPORT_COLUMNS, batches())
+        if fmt == "csv"
+        else xlsx_stream(EXPORT_COLUMNS, "Tiếp xúc", batches()),
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# The graph ---------------------------------------------------------------------------------------
+@router.get("/officials/tracing/cases/{case_id}/graph", response_class=HTMLResponse)
+def tracing_graph(
+    request: Request,
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    limit: int = Query(default=GRAPH_LIMIT, ge=1, le=GRAPH_MAX),
+) -> Response:
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    index = db.get(Person, case.person_id)
+    if index is None:
+        raise Invalid("error.unknown_person")
+    service.audit_shown(principal, [index], f"case {case.id} graph page")
+    totals = service.repo.contact_counts(case.id)
+    lang = _lang(request)
+    texts = {
+        "shown": "Hiển thị {n} / {m} tiếp xúc" if lang == "vi" else "Showing {n} / {m} contacts",
+        "risk": "Nguy cơ" if lang == "vi" else "Risk",
+        "status": "Theo dõi" if lang == "vi" else "Follow-up",
+        "empty": "Chưa có tiếp xúc nào." if lang == "vi" else "No contacts yet.",
+        "failed": "Không tải được sơ đồ." if lang == "vi" else "The graph could not be loaded.",
+        "statuses": {k: _label(lang, "status", k) for k in FOLLOW_UP},
+    }
+    return _page(
+        request,
+        "tracing_graph.html",
+        {
+            "case": case,
+            "index": index,
+            "totals": totals,
+            "total": sum(totals.values()),
+            "limit": limit,
+            "api": f"/api/v1/tracing/cases/{case.id}/graph?limit={limit}",
+            "texts": texts,
+        },
+    )

@@ -1,0 +1,387 @@
+"""The tracers' workbench through the HTML on both databases: a case entered with the form,
+the case page with evidence and pseudonyms, follow-up, hand-named contacts, the line list
+exports, the graph page and jurisdiction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from phongdich.accounts.models import AuditEvent
+from phongdich.kit.clock import VN
+from phongdich.people.models import Person
+from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.web.tracing_pages import router as tracing_pages_router
+from tests.conftest import Env, World, login_official, login_phone
+from tests.integration.test_tracing_api import scenario, yesterday
+from tests.support.http import Client
+
+HTML = {"accept": "text/html"}
+PHONES = {"a": "0912000001", "c": "0912000003"}
+
+
+@pytest.fixture(autouse=True)
+def _tracing_pages(app: Any) -> None:
+    """Until the application includes the router itself."""
+    if not any(getattr(r, "path", None) == "/officials/tracing" for r in app.routes):
+        app.include_router(tracing_pages_router)
+
+
+def official(make_client: Any, username: str) -> Client:
+    c: Client = make_client()
+    login_official(c, username)
+    return c
+
+
+def post(c: Client, url: str, form: dict[str, Any]) -> Any:
+    return c.post(url, data=form, headers=HTML, follow_redirects=False)
+
+
+def follow(c: Client, response: Any) -> Any:
+    assert response.status_code == 303, response.text
+    return c.get(response.headers["location"], headers=HTML)
+
+
+def world_with_phones(env: Env, make_client: Any) -> dict[str, int]:
+    ids = scenario(env, make_client)
+    with env.session() as s:
+        for key, phone in PHONES.items():
+            p = s.get(Person, ids[key])
+            assert p is not None
+            p.phone = phone
+        s.commit()
+    return ids
+
+
+def enter_case(c: Client, pid: int, test_at: str | None = None) -> tuple[int, Any]:
+    """The tracer finds the person with the search form, then enters the case."""
+    found = c.get("/officials/tracing", params={"q": "Nguyễn Văn Ca"}, headers=HTML)
+    assert found.status_code == 200, found.text
+    assert f'name="person_id" value="{pid}"' in found.text
+    assert found.headers["cache-control"] == "no-store"
+    r = post(
+        c,
+        "/officials/tracing/cases",
+        {
+            "person_id": str(pid),
+            "test_at": test_at or yesterday(20).strftime("%Y-%m-%dT%H:%M"),
+            "onset_at": "",
+            "source": "community",
+            "unit_code": "",
+        },
+    )
+    assert r.status_code == 303, r.text
+    match = re.fullmatch(r"/officials/tracing/cases/(\d+)\?done=opened", r.headers["location"])
+    assert match, r.headers["location"]
+    page = follow(c, r)
+    assert page.status_code == 200, page.text
+    return int(match.group(1)), page
+
+
+def rows(html: str) -> dict[str, str]:
+    """The contact rows of the case page by the name (or pseudonym) they show."""
+    out = {}
+    for chunk in html.split('<tr id="c')[1:]:
+        row = chunk.split("</tr>", 1)[0]
+        name = re.search(r'class="name[^"]*"[^>]*>([^<]+)<', row)
+        assert name, row
+        out[name.group(1).strip()] = row
+    return out
+
+
+def contact_ids(env: Env, case_id: int) -> dict[int, int]:
+    with env.session() as s:
+        found = s.execute(
+            select(Contact.person_id, Contact.id).where(Contact.case_id == case_id)
+        ).all()
+        return {pid: cid for pid, cid in found}
+
+
+def test_a_tracer_enters_a_case_and_reads_the_contacts_with_their_evidence(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "hanoi")
+    case_id, page = enter_case(tracer, ids["f0"])
+    with env.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        # The picker's value is Vietnam time.
+        assert case.test_at == yesterday(20)
+        assert case.traced_at is not None
+    html = page.text
+    assert "Đã nhập ca bệnh và truy vết." in html
+    assert "Nguyễn Văn Ca" in html
+    start = (yesterday(20) - timedelta(days=2)).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+    assert f'<dd id="window">{start} –' in html
+    # The case's own visit in the timeline, scanned out (not estimated).
+    timeline = html.split('id="timeline"', 1)[1].split("</table>", 1)[0]
+    assert "Siêu thị Ba Đình" in timeline
+    assert yesterday(10).strftime("%d/%m/%Y 10:00") in timeline
+    assert "~" not in timeline
+    contacts = rows(html)
+    assert set(contacts) == {"Trần Thị An", "Phạm Thị Cúc", "Vũ Thị Em", "Lê Văn Bình"}
+    an = contacts["Trần Thị An"]
+    assert ">F1<" in an
+    assert '<strong class="place">Siêu thị Ba Đình</strong>' in an
+    assert '<span class="minutes">60</span>' in an
+    assert PHONES["a"] in an
+    assert '<span class="minutes">40</span>' in contacts["Phạm Thị Cúc"]
+    em = contacts["Vũ Thị Em"]
+    assert ">F2<" in em
+    assert "Nhà hàng Sen" in em
+    assert '<span class="via">Trần Thị An</span>' in em
+    assert '<span class="via">Phạm Thị Cúc</span>' in contacts["Lê Văn Bình"]
+    counts = html.split('id="counts"', 1)[1].split("</table>", 1)[0]
+    assert re.search(r'data-level="1">.*?<td class="num">2</td></tr>', counts)
+    # Filters as GET parameters.
+    only_f2 = tracer.get(f"/officials/tracing/cases/{case_id}?level=2", headers=HTML)
+    assert set(rows(only_f2.text)) == {"Lê Văn Bình", "Vũ Thị Em"}
+    visits = tracer.get(f"/officials/tracing/cases/{case_id}?source=household", headers=HTML)
+    assert rows(visits.text) == {}
+    junk = tracer.get(f"/officials/tracing/cases/{case_id}?level=x&status=nope", headers=HTML)
+    assert len(rows(junk.text)) == 4  # unknown filters are ignored
+    # The typed form of a time is accepted too; a bad one re-renders the form, nothing stored.
+    other, _page = enter_case(tracer, ids["f0"], yesterday(21).strftime("%d/%m/%Y %H:%M"))
+    with env.session() as s:
+        again = s.get(Case, other)
+        assert again is not None
+        assert again.test_at == yesterday(21)
+    bad = post(
+        tracer,
+        "/officials/tracing/cases",
+        {"person_id": str(ids["f0"]), "test_at": "31/02/2024 10:00", "source": "community"},
+    )
+    assert bad.status_code == 422
+    assert "thời điểm xét nghiệm" in bad.text
+    assert f'value="{ids["f0"]}" required checked' in bad.text  # the person stays picked
+    future = post(
+        tracer,
+        "/officials/tracing/cases",
+        {
+            "person_id": str(ids["f0"]),
+            "test_at": (yesterday(20) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "source": "community",
+        },
+    )
+    assert future.status_code == 422
+    assert 'role="alert"' in future.text
+    with env.session() as s:
+        assert len(s.scalars(select(Case)).all()) == 2
+    # Opening a case by its number.
+    jump = tracer.get(f"/officials/tracing?case={case_id}", headers=HTML, follow_redirects=False)
+    assert jump.headers["location"] == f"/officials/tracing/cases/{case_id}"
+
+
+def test_commune_official_sees_pseudonyms_and_follows_contacts_up(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "badinh")
+    case_id, page = enter_case(tracer, ids["f0"])
+    contacts = rows(page.text)
+    hidden = [name for name in contacts if name.startswith("Ẩn danh ")]
+    assert len(hidden) == 1
+    assert set(contacts) - set(hidden) == {"Trần Thị An", "Vũ Thị Em", "Lê Văn Bình"}
+    assert "Phạm Thị Cúc" not in page.text
+    assert PHONES["c"] not in page.text
+    assert PHONES["a"] in page.text
+    # B is F2 through C: the path shows C's pseudonym, never the name.
+    assert f'<span class="via">{hidden[0]}</span>' in contacts["Lê Văn Bình"]
+    assert f"/officials/people/{ids['c']}" not in page.text
+    with env.session() as s:
+        shown = set(
+            s.scalars(
+                select(AuditEvent.object_id).where(AuditEvent.detail == f"case {case_id} page")
+            )
+        )
+    assert shown == {str(ids[k]) for k in ("f0", "a", "b", "e")}
+    # Follow-up status through the form, back to the same filters.
+    cid = contact_ids(env, case_id)
+    r = post(
+        tracer,
+        f"/officials/tracing/contacts/{cid[ids['a']]}/status",
+        {"status": "quarantined", "back": "level=1&next=//evil.example"},
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == (
+        f"/officials/tracing/cases/{case_id}?level=1&done=status#c{cid[ids['a']]}"
+    )
+    with env.session() as s:
+        contact = s.get(Contact, cid[ids["a"]])
+        assert contact is not None
+        assert contact.status == "quarantined"
+    refreshed = follow(tracer, r)
+    assert 'value="quarantined" selected' in rows(refreshed.text)["Trần Thị An"]
+    bad = post(tracer, f"/officials/tracing/contacts/{cid[ids['a']]}/status", {"status": "gone"})
+    assert bad.status_code == 422
+    # Tracing again keeps the follow-up; handing to the commune stations.
+    follow(tracer, post(tracer, f"/officials/tracing/cases/{case_id}/trace", {}))
+    r = post(tracer, f"/officials/tracing/cases/{case_id}/assign", {})
+    assert r.headers["location"] == f"/officials/tracing/cases/{case_id}?done=assigned"
+    with env.session() as s:
+        listed = {c.person_id: c for c in s.scalars(select(Contact))}
+        assert listed[ids["a"]].status == "quarantined"
+        assert listed[ids["c"]].assigned_unit == "00070"
+        assert listed[ids["b"]].assigned_unit == "00004"
+    # A contact named by hand (interview), typed as dd/mm/yyyy HH:MM.
+    r = post(
+        tracer,
+        f"/officials/tracing/cases/{case_id}/contacts",
+        {
+            "person_id": str(ids["d"]),
+            "exposed_at": yesterday(19).strftime("%d/%m/%Y %H:%M"),
+            "note": "ăn tối cùng gia đình",
+        },
+    )
+    named = rows(follow(tracer, r).text)["Hoàng Văn Dũng"]
+    assert "Điều tra viên bổ sung" in named
+    assert "ăn tối cùng gia đình" in named
+    bad = post(
+        tracer,
+        f"/officials/tracing/cases/{case_id}/contacts",
+        {"person_id": str(ids["e"]), "exposed_at": "hôm qua", "note": "x"},
+    )
+    assert bad.status_code == 422
+    assert "thời điểm tiếp xúc" in bad.text
+    assert "hôm qua" in bad.text  # the form keeps what was typed
+    with env.session() as s:
+        assert len(s.scalars(select(ContactReport)).all()) == 1
+
+
+def test_line_list_exports(env: Env, world: World, make_client: Any) -> None:
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "badinh")
+    case_id, page = enter_case(tracer, ids["f0"])
+    assert f"/officials/tracing/cases/{case_id}/contacts.csv" in page.text
+    r = tracer.get(f"/officials/tracing/cases/{case_id}/contacts.csv")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    text = r.content.decode("utf-8-sig")
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert len(lines) == 4
+    assert {line["Mã ca bệnh"] for line in lines} == {str(case_id)}
+    by_name = {line["Họ tên (hoặc bí danh)"]: line for line in lines}
+    assert "Phạm Thị Cúc" not in text
+    assert PHONES["c"] not in text
+    hidden = [n for n in by_name if n.startswith("Ẩn danh ")]
+    assert len(hidden) == 1
+    assert by_name[hidden[0]]["Số điện thoại"] == ""
+    assert by_name[hidden[0]]["Đơn vị cư trú"] == "00070"
+    an = by_name["Trần Thị An"]
+    assert an["Số điện thoại"] == PHONES["a"]
+    assert (an["Mức"], an["Nguồn"], an["Tình trạng theo dõi"]) == ("F1", "visit", "to_call")
+    assert (an["Nơi tiếp xúc"], an["Số phút"]) == ("Siêu thị Ba Đình", "60")
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", an["Tiếp xúc lần cuối"])
+    assert by_name["Vũ Thị Em"]["Mức"] == "F2"
+    with env.session() as s:
+        audited = set(
+            s.scalars(
+                select(AuditEvent.object_id).where(
+                    AuditEvent.detail == f"contacts export csv, case {case_id}"
+                )
+            )
+        )
+    assert audited == {str(ids[k]) for k in ("a", "b", "e")}
+    # Filters apply to the export too.
+    f2 = tracer.get(f"/officials/tracing/cases/{case_id}/contacts.csv?level=2")
+    assert len(list(csv.DictReader(io.StringIO(f2.content.decode("utf-8-sig"))))) == 2
+    # XLSX: a zip with the sheet.
+    x = tracer.get(f"/officials/tracing/cases/{case_id}/contacts.xlsx")
+    assert x.status_code == 200
+    book = zipfile.ZipFile(io.BytesIO(x.content))
+    assert "xl/worksheets/sheet1.xml" in book.namelist()
+    assert "Tiếp xúc" in book.read("xl/workbook.xml").decode()
+    cells = book.read("xl/worksheets/sheet1.xml").decode()
+    strings = (
+        book.read("xl/sharedStrings.xml").decode()
+        if "xl/sharedStrings.xml" in book.namelist()
+        else ""
+    )
+    assert "Trần Thị An" in cells + strings
+    assert "Phạm Thị Cúc" not in cells + strings
+    assert tracer.get(f"/officials/tracing/cases/{case_id}/contacts.pdf").status_code == 422
+
+
+def test_graph_page_and_api(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = official(make_client, "hanoi")
+    case_id, _page = enter_case(tracer, ids["f0"])
+    page = tracer.get(f"/officials/tracing/cases/{case_id}/graph", headers=HTML)
+    assert page.status_code == 200
+    assert '<script src="/static/graph.js" defer></script>' in page.text
+    assert f'data-src="/api/v1/tracing/cases/{case_id}/graph?limit=300"' in page.text
+    assert "F1: 2 · F2: 2" in page.text
+    script = tracer.get("/static/graph.js")
+    assert script.status_code == 200
+    assert len(script.content) < 8 * 1024
+    assert tracer.get("/static/tracing.css").status_code == 200
+    graph = tracer.get(f"/api/v1/tracing/cases/{case_id}/graph").json()
+    assert len(graph["nodes"]) == 5
+    assert len(graph["edges"]) == 4
+    assert graph["truncated"] is False
+    small = tracer.get(f"/api/v1/tracing/cases/{case_id}/graph?limit=1").json()
+    assert small["truncated"] is True
+    assert small["total_contacts"] == 4
+    assert tracer.get(f"/officials/tracing/cases/{case_id}/graph?limit=5000").status_code == 422
+    # English (the choice is kept in a cookie: last).
+    english = tracer.get(f"/officials/tracing/cases/{case_id}?lang=en", headers=HTML)
+    assert "Contact list" in english.text
+    assert "Same place" in english.text
+    assert "Supermarket / mall" in english.text
+    assert (
+        "Showing {n} / {m} contacts"
+        in tracer.get(f"/officials/tracing/cases/{case_id}/graph", headers=HTML).text
+    )
+    assert "Enter a confirmed case (F0)" in tracer.get("/officials/tracing", headers=HTML).text
+
+
+def test_only_officials_of_the_jurisdiction(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = official(make_client, "hanoi")
+    case_id, _page = enter_case(tracer, ids["f0"])
+    cid = next(iter(contact_ids(env, case_id).values()))
+    far = official(make_client, "hcm")
+    for url in (
+        f"/officials/tracing/cases/{case_id}",
+        f"/officials/tracing/cases/{case_id}/graph",
+        f"/officials/tracing/cases/{case_id}/contacts.csv",
+        f"/officials/tracing/cases/{case_id}/contacts.xlsx",
+    ):
+        assert far.get(url, headers=HTML).status_code == 403, url
+    for url, form in (
+        (f"/officials/tracing/cases/{case_id}/trace", {}),
+        (f"/officials/tracing/cases/{case_id}/assign", {}),
+        (f"/officials/tracing/contacts/{cid}/status", {"status": "cleared"}),
+        (f"/officials/tracing/cases/{case_id}/contacts", {"person_id": str(ids["d"])}),
+    ):
+        assert post(far, url, form).status_code == 403, url
+    refused = post(
+        far,
+        "/officials/tracing/cases",
+        {"person_id": str(ids["f0"]), "test_at": yesterday(20).strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert refused.status_code == 403
+    # The person picked in the form is not shown outside the jurisdiction.
+    assert "Nguyễn Văn Ca" not in refused.text
+    assert far.get(f"/officials/tracing?person={ids['f0']}", headers=HTML).status_code == 403
+    with env.session() as s:
+        assert len(s.scalars(select(Case)).all()) == 1
+        assert {c.status for c in s.scalars(select(Contact))} == {"to_call"}
+    # Citizens are refused; nobody signed in goes to the sign-in page.
+    citizen: Client = make_client()
+    login_phone(citizen, env, "0912345670", "Nguyễn Thị Lan")
+    assert citizen.get("/officials/tracing", headers=HTML).status_code == 403
+    anonymous: Client = make_client()
+    r = anonymous.get("/officials/tracing", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/officials/tracing"
+    assert anonymous.get(f"/officials/tracing/cases/{case_id}/contacts.csv").status_code == 401
