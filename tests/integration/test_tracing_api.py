@@ -281,3 +281,25 @@ def test_warnings_publication_and_citizens_self_check(
     dung = make_client()
     login_phone(dung, env, "0912333444", "Hoàng Văn Dũng")
     assert dung.get("/api/v1/me/exposures").json() == {"exposed": False, "matches": []}
+
+
+def test_a_meeting_room_counts_only_people_in_that_room(
+    env: Env, world: World, make_client: Any
+) -> None:
+    _owner, cp = active_checkpoint(env, make_client)  # gates and "Phòng họp tầng 2" (a room)
+    gate, room = cp["entrances"][0]["id"], cp["entrances"][2]["id"]
+    assert cp["entrances"][2]["kind"] == "room"
+    f0, same_room, at_gate = (
+        person(env, "Nguyễn Văn Ca"),
+        person(env, "Đỗ Thị Hạnh"),
+        person(env, "Bùi Văn Long"),
+    )
+    visit(env, room, f0, yesterday(9), yesterday(9, 40))
+    visit(env, room, same_room, yesterday(9, 10), yesterday(9, 18))  # 8 min in a small room
+    visit(env, gate, at_gate, yesterday(9), yesterday(9, 40))  # the same time, another space
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, f0).json()
+    contacts = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    assert [c["person"] for c in contacts] == ["Đỗ Thị Hạnh"]
+    assert contacts[0]["evidence"][0]["rule"] == "type:meeting_room"

@@ -9,7 +9,7 @@ from sqlalchemy import Table, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
-from phongdich.checkpoints.models import Checkpoint
+from phongdich.checkpoints.models import Checkpoint, Entrance
 from phongdich.geo.models import UnitClosure
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
@@ -99,6 +99,13 @@ class TracingRepository:
         for row in self.session.execute(stmt):
             seen.setdefault(row[0], VisitRow(*row))
         return list(seen.values())
+
+    def room_entrances(self, entrance_ids: Collection[int]) -> set[int]:
+        """The entrances among these that are rooms (meeting rooms, halls of an event)."""
+        if not entrance_ids:
+            return set()
+        stmt = select(Entrance.id).where(Entrance.id.in_(entrance_ids), Entrance.kind == "room")
+        return set(self.session.scalars(stmt))
 
     def checkpoint_types(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:
         """(type, name) by checkpoint id."""

@@ -38,8 +38,14 @@ class TraceSummary:
     seconds: float
 
 
-def stay_of(row: VisitRow, kinds: dict[int, tuple[str, str]], now: datetime) -> rules.Stay:
-    """A visit as the rules see it: a missing or automatic check-out is an estimated end."""
+def stay_of(
+    row: VisitRow,
+    kinds: dict[int, tuple[str, str]],
+    now: datetime,
+    rooms: frozenset[int] | set[int] = frozenset(),
+) -> rules.Stay:
+    """A visit as the rules see it: a missing or automatic check-out is an estimated end; a
+    visit scanned at a room (not a gate) follows the room rule."""
     if row.check_out_at is not None:
         end = row.check_out_at
         estimated = row.out_method in (OUT_AUTOMATIC, OUT_SUPERSEDED)
@@ -54,7 +60,9 @@ def stay_of(row: VisitRow, kinds: dict[int, tuple[str, str]], now: datetime) -> 
         start=row.check_in_at,
         end=max(end, row.check_in_at),
         end_estimated=estimated,
-        checkpoint_type=kinds.get(row.checkpoint_id, ("", ""))[0],
+        checkpoint_type=rules.TYPE_MEETING_ROOM
+        if row.entrance_id in rooms
+        else kinds.get(row.checkpoint_id, ("", ""))[0],
     )
 
 
@@ -219,11 +227,14 @@ class TracingService:
             )
         candidates = self.repo.present_at(ranges)
         kinds = self.repo.checkpoint_types({r.checkpoint_id for r in sources})
+        rooms = self.repo.room_entrances(
+            {r.entrance_id for r in [*sources, *candidates] if r.entrance_id is not None}
+        )
         found: list[rules.ContactLink] = []
         by_person: dict[int, list[rules.Stay]] = {}
         for row in sources:
-            by_person.setdefault(row.person_id, []).append(stay_of(row, kinds, now))
-        others = [stay_of(r, kinds, now) for r in candidates]
+            by_person.setdefault(row.person_id, []).append(stay_of(row, kinds, now, rooms))
+        others = [stay_of(r, kinds, now, rooms) for r in candidates]
         for pid, stays in by_person.items():
             for exposure in rules.exposures(stays, others, windows[pid], overlap):
                 found.append(
