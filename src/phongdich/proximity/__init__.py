@@ -1,0 +1,1 @@
+"""Bluetooth proximity tracing (Bluezone) built on the Google/Apple Exposure Notification design."""
