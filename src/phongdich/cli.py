@@ -270,6 +270,7 @@ def bench(
     database_url: Annotated[
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
+    full: Annotated[bool, typer.Option(help="trace: also 100 M visits")] = False,
 ) -> None:
     """Run one benchmark (posters, checkpoints, checkin, personal-qr, trace-quality); the last
     line printed is JSON."""
@@ -296,8 +297,14 @@ def bench(
         from phongdich.bench import trace_quality as bench_trace_quality
 
         result = bench_trace_quality.run(people=count or 20_000)
+    elif name == "trace":
+        from phongdich.bench import trace as bench_trace
+
+        if db not in ("sqlite", "postgresql"):
+            _fail(f"--db must be sqlite or postgresql, not {db!r}")
+        result = bench_trace.run(db=db, visits=count or 10_000_000, full=full)
     else:
-        known = "posters, checkpoints, checkin, personal-qr, trace-quality"
+        known = "posters, checkpoints, checkin, personal-qr, trace-quality, trace"
         _fail(f"unknown benchmark {name!r}; known: {known}")
         return
     print(json.dumps(result, ensure_ascii=False))

@@ -1,0 +1,49 @@
+"""The tracing speed benchmark end to end on small sizes (SQLite)."""
+
+from __future__ import annotations
+
+from phongdich.bench.trace import plan_sizes, run
+
+
+def test_sizes_grow_up_to_the_requested_visits() -> None:
+    assert plan_sizes(10_000_000, None, False) == [1_000_000, 10_000_000]
+    assert plan_sizes(1_000_000, None, False) == [1_000_000]
+    assert plan_sizes(3_000_000, None, False) == [1_000_000, 3_000_000]
+    assert plan_sizes(10_000_000, None, True) == [1_000_000, 10_000_000, 100_000_000]
+    assert plan_sizes(50_000, (20_000, 50_000), False) == [20_000, 50_000]
+
+
+def test_trace_benchmark_measures_every_size() -> None:
+    result = run(db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20)
+    assert result["bench"] == "trace"
+    assert result["db"] == "sqlite"
+    sizes = result["sizes"]
+    assert [s["visits"] for s in sizes] == [20_000, 50_000]
+    for size in sizes:
+        for key in (
+            "load_s",
+            "load_visits_per_s",
+            "f1_p50_ms",
+            "f1_p99_ms",
+            "f1f2_p50_ms",
+            "f1f2_p99_ms",
+            "bare_overlap_p50_ms",
+            "bulk_f1_s",
+        ):
+            assert size[key] > 0, key
+        assert size["f1_p99_ms"] >= size["f1_p50_ms"]
+        assert size["bulk_cases"] == 20
+        assert size["probe_cases"] == 200
+        assert size["case_visits_p50"] == 20  # the case-like people the generator made
+        # The service runs the same overlap queries and more.
+        assert size["f1_p50_ms"] >= size["bare_overlap_p50_ms"]
+    # Contacts were found, and more of them where visits are denser.
+    assert sizes[-1]["contacts_per_case_p50"] > 0
+    assert sizes[-1]["bulk_contacts"] > 0
+    assert sizes[-1]["candidate_visits_p50"] >= sizes[0]["candidate_visits_p50"]
+    assert result["growth_f1_p50_1m_to_10m"] is None  # neither size was measured
+    assert set(result["targets"]["met"]) == {
+        "f1_p50_ms_at_10m",
+        "growth_f1_p50_1m_to_10m_max",
+        "bulk_1000_f1_s_at_10m",
+    }
