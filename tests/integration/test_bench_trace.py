@@ -14,7 +14,7 @@ def test_sizes_grow_up_to_the_requested_visits() -> None:
 
 
 def test_trace_benchmark_measures_every_size() -> None:
-    result = run(db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20)
+    result = run(db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20, probes=60)
     assert result["bench"] == "trace"
     assert result["db"] == "sqlite"
     sizes = result["sizes"]
@@ -33,7 +33,7 @@ def test_trace_benchmark_measures_every_size() -> None:
             assert size[key] > 0, key
         assert size["f1_p99_ms"] >= size["f1_p50_ms"]
         assert size["bulk_cases"] == 20
-        assert size["probe_cases"] == 200
+        assert size["probe_cases"] == 60
         assert size["case_visits_p50"] == 20  # the case-like people the generator made
         # The service runs the same overlap queries and more.
         assert size["f1_p50_ms"] >= size["bare_overlap_p50_ms"]

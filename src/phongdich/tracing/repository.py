@@ -77,27 +77,32 @@ class TracingRepository:
         )
         return [VisitRow(*row) for row in self.session.execute(stmt)]
 
-    def present_at(self, ranges: Sequence[tuple[int, datetime, datetime]]) -> list[VisitRow]:
-        """Visits at checkpoint c that may overlap [start, end), for each (c, start, end): one
-        query, each range an index range scan on (checkpoint, check-in) bounded below by the
-        longest possible visit."""
-        if not ranges:
-            return []
-        stmt = select(*_VISIT_COLUMNS).where(
-            or_(
-                *(
-                    and_(
-                        Visit.checkpoint_id == checkpoint_id,
-                        Visit.check_in_at >= start - LONGEST_VISIT,
-                        Visit.check_in_at < end,
+    def present_at(
+        self, ranges: Sequence[tuple[int, datetime, datetime]], chunk: int = 64
+    ) -> list[VisitRow]:
+        """Visits at checkpoint c that may overlap [start, end), for each (c, start, end): each
+        range an index range scan on (checkpoint, check-in) bounded below by the longest
+        possible visit, ``chunk`` ranges to a query (one OR of thousands of ranges — the F2 of
+        a large outbreak — makes a planner give up the index and test every row against every
+        range)."""
+        seen: dict[int, VisitRow] = {}
+        ordered = sorted(set(ranges))
+        for first in range(0, len(ordered), chunk):
+            part = ordered[first : first + chunk]
+            stmt = select(*_VISIT_COLUMNS).where(
+                or_(
+                    *(
+                        and_(
+                            Visit.checkpoint_id == checkpoint_id,
+                            Visit.check_in_at >= start - LONGEST_VISIT,
+                            Visit.check_in_at < end,
+                        )
+                        for checkpoint_id, start, end in part
                     )
-                    for checkpoint_id, start, end in ranges
                 )
             )
-        )
-        seen: dict[int, VisitRow] = {}
-        for row in self.session.execute(stmt):
-            seen.setdefault(row[0], VisitRow(*row))
+            for row in self.session.execute(stmt):
+                seen.setdefault(row[0], VisitRow(*row))
         return list(seen.values())
 
     def room_entrances(self, entrance_ids: Collection[int]) -> set[int]:
