@@ -49,6 +49,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,13 +86,9 @@ ZIPF_Q = 50.0  # popularity of rank r ∝ 1 / (r + ZIPF_Q)
 BUSY_RANKS = 1_000
 SCANNED_OUT = 0.75
 F1F2_BUDGET_S = 60.0  # F1 + F2 is timed on as many probe cases as fit this budget…
-F1F2_MIN_CASES = 5  # …but at least on this many
+F1F2_MIN_CASES = 3  # …but at least on this many
+F1F2_WALL_LIMIT_S = 120  # one F1 + F2 trace is stopped after this long (counted as failed)
 F2_STATEMENT_TIMEOUT_S = 30  # PostgreSQL: one F1 + F2 query may run this long, then counts failed
-# PostgreSQL: ``present_at`` sends one query with an OR of every range. Measured at 1 M visits:
-# 827 ranges 75 ms, 1,409 ranges 1.5 s, 3,524 ranges about 6 minutes (a parallel bitmap heap
-# scan that ignored statement_timeout for minutes). F1 + F2 is not attempted on cases whose F1
-# made more visits than this after their exposure (the ranges of the F2 query): skipped, counted.
-F2_MAX_RANGES_PG = 1_500
 WARMUP = 20
 PROVINCE = "01"
 LOCAL_OFFSET = 7 * 3600  # Vietnam time (UTC+7): check-in hours are local
@@ -168,6 +165,10 @@ def _pct(values: Sequence[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -646,7 +647,6 @@ class Figures:
     candidates: list[int] = field(default_factory=list)
     case_visits: list[int] = field(default_factory=list)
     f1f2_errors: list[str] = field(default_factory=list)
-    f1f2_skipped: int = 0
     f2_ranges: list[int] = field(default_factory=list)
 
 
@@ -697,6 +697,39 @@ def bare_overlap(session: Session, case: Case, margin: timedelta) -> tuple[int, 
     return len(ranges), len(repo.present_at(ranges))
 
 
+class TooSlow(Exception):
+    """A trace ran past its wall-clock limit."""
+
+
+def _raise_too_slow(_signum: int, _frame: object) -> None:
+    raise TooSlow()
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise ``TooSlow`` inside the block after ``seconds`` (main thread only; no limit
+    elsewhere): an F1 + F2 trace of a large outbreak can run for many minutes."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_too_slow)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _failure(exc: BaseException) -> str:
+    """One line on why an F1 + F2 trace failed."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, TooSlow):
+        return f"stopped after {F1F2_WALL_LIMIT_S} s"
+    lines = str(cause).splitlines()
+    return (lines[0] if lines else type(cause).__name__)[:200]
+
+
 def f2_ranges(session: Session, case: Case) -> int:
     """Visits of the case's (just stored) contacts since their exposure, bounded like the
     service bounds its scans: about the number of ranges an F2 overlap query gets."""
@@ -739,7 +772,8 @@ def measure(
             if depth > 1 and store.dialect == "postgresql":
                 s.execute(text(f"SET LOCAL statement_timeout = '{F2_STATEMENT_TIMEOUT_S}s'"))
             t0 = time.perf_counter()
-            summary = TracingService(s, settings).trace(case, depth=depth)
+            with _deadline(F1F2_WALL_LIMIT_S if depth > 1 else None):
+                summary = TracingService(s, settings).trace(case, depth=depth)
             elapsed = time.perf_counter() - t0
             ranges = f2_ranges(s, case) if depth == 1 else 0
             s.rollback()
@@ -771,18 +805,12 @@ def measure(
             figures.f2_ranges.append(ranges)
             attempted = len(figures.f1f2) + len(figures.f1f2_errors)
             within_budget = attempted < F1F2_MIN_CASES or f1f2_spent < F1F2_BUDGET_S
-            if not within_budget:
-                pass  # F1 + F2 has been measured enough at this size
-            elif store.dialect == "postgresql" and ranges > F2_MAX_RANGES_PG:
-                figures.f1f2_skipped += 1
-            else:
+            if within_budget:
                 t0 = time.perf_counter()
                 try:
                     seconds, _f1, f2, _ = timed_trace(case_id, 2)
-                except SQLAlchemyError as exc:  # a failing F2 query is a finding, not the end
-                    figures.f1f2_errors.append(
-                        str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-                    )
+                except (SQLAlchemyError, TooSlow) as exc:  # a failure is a finding, not the end
+                    figures.f1f2_errors.append(_failure(exc))
                 else:
                     figures.f1f2.append(seconds)
                     figures.f2.append(f2)
@@ -812,7 +840,10 @@ def measure(
         "f1f2_cases": len(figures.f1f2),
         "f1f2_failed": len(figures.f1f2_errors),
         "f1f2_errors": sorted(set(figures.f1f2_errors)),
-        "f1f2_skipped": figures.f1f2_skipped,
+        # The median with every failure counted as slower than any success (null: a failure).
+        "f1f2_p50_ms_failures_as_slowest": _ms(
+            _finite(_pct(figures.f1f2 + [math.inf] * len(figures.f1f2_errors), 0.5))
+        ),
         "f2_ranges_per_case_p50": median(figures.f2_ranges),
         "f2_ranges_per_case_max": max(figures.f2_ranges, default=None),
         "bare_overlap_p50_ms": _ms(bare_p50),
@@ -999,9 +1030,8 @@ def summarize(
             "f1": "TracingService.trace(case, depth=1), one case per transaction, rolled back",
             "f1f2": f"trace(depth=2) on as many probe cases as fit {F1F2_BUDGET_S:g} s "
             f"(at least {F1F2_MIN_CASES}); percentiles over the cases that succeeded, failures "
-            f"(errors; on PostgreSQL a statement over {F2_STATEMENT_TIMEOUT_S} s) counted apart; "
-            f"on PostgreSQL cases whose F2 query would get more than {F2_MAX_RANGES_PG:,} "
-            "ranges are skipped (f1f2_skipped): one OR query that large runs for minutes",
+            f"(errors; on PostgreSQL a statement over {F2_STATEMENT_TIMEOUT_S} s; a trace over "
+            f"{F1F2_WALL_LIMIT_S} s, stopped) counted apart",
             "bare_overlap": "TracingRepository.stays_of + present_at for the same case",
             "bulk": "sequential trace(depth=1) calls in one session, flushes included, rolled back",
             "warmup_cases": WARMUP,
