@@ -180,10 +180,11 @@ class TracingService:
             }
             found = self._visit_links(windows, level=level, overlap=overlap, now=now)
             links += found
+            if level >= depth:
+                break  # the last level: nobody's contacts are looked for after it
+            closer = {x.person_id for x in links if x.level < level}  # once, not per person
             frontier = {
-                pid: link
-                for pid, link in rules.strongest(found).items()
-                if pid not in {x.person_id for x in links if x.level < level}
+                pid: link for pid, link in rules.strongest(found).items() if pid not in closer
             }
         evidence = rules.merge_evidence(x for x in links if x.person_id != case.person_id)
         best = rules.strongest(x for x in links if x.person_id != case.person_id)
