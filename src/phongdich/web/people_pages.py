@@ -43,7 +43,7 @@ from phongdich.web.deps import (
     csrf_protect,
 )
 from phongdich.web.pages import message_of, redirect
-from phongdich.web.templating import render
+from phongdich.web.templating import pick, private_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -132,7 +132,7 @@ def _page(
         pair = LABELS[group].get(code or "")
         if pair is None:
             return code or ""
-        return pair[1] if lang == "en" else pair[0]
+        return pick(pair, lang)
 
     done = request.query_params.get("done")
     helpers: dict[str, Any] = {
@@ -143,17 +143,14 @@ def _page(
             texts.get(f"symptom.{c}", c) for c in codes.split(",") if c
         ),
         "SYMPTOMS": status.SYMPTOMS,
-        "done": (DONE[done][1] if lang == "en" else DONE[done][0]) if done in DONE else None,
+        "done": pick(DONE[done], lang) if done in DONE else None,
     }
-    response = render(request, template, {**helpers, **ctx}, status_code=status_code)
-    # Identities, health status and a live pass: never kept by a shared cache or the back button.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, template, {**helpers, **ctx}, status_code=status_code)
 
 
 def _field(request: Request, name: str) -> str:
     pair = LABELS["field"][name]
-    return pair[1] if _lang(request) == "en" else pair[0]
+    return pick(pair, _lang(request))
 
 
 def _day(request: Request, value: str, name: str) -> date | None:

@@ -58,3 +58,18 @@ def render(
         )
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def pick(pair: tuple[str, str], lang: str) -> str:
+    """The (Vietnamese, English) label in ``lang``."""
+    return pair[1] if lang == "en" else pair[0]
+
+
+def private_page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """``render`` for pages that show identities or health data: never kept by a shared cache
+    or the back button."""
+    response = render(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -33,7 +33,7 @@ from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED
 from phongdich.web.deps import OfficialDep, PrincipalDep, SessionDep, SettingsDep, csrf_protect
 from phongdich.web.exports import csv_stream, xlsx_stream
 from phongdich.web.pages import message_of, redirect
-from phongdich.web.templating import render
+from phongdich.web.templating import pick, private_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -125,11 +125,11 @@ def _label(lang: str, group: str, code: str | None) -> str:
             return "mặc định" if lang == "vi" else "default"
         kind = code.removeprefix("type:")
         pair = TYPES.get(kind)
-        return (pair[1] if lang == "en" else pair[0]) if pair else kind
+        return pick(pair, lang) if pair else kind
     pair = LABELS.get(group, {}).get(code or "")
     if pair is None:
         return code or ""
-    return pair[1] if lang == "en" else pair[0]
+    return pick(pair, lang)
 
 
 def _page(
@@ -140,20 +140,17 @@ def _page(
     helpers: dict[str, Any] = {
         "label": lambda group, code: _label(lang, group, code),
         "level_name": lambda level: f"F{level}",
-        "done": (DONE[done][1] if lang == "en" else DONE[done][0]) if done in DONE else None,
+        "done": pick(DONE[done], lang) if done in DONE else None,
         "CASE_SOURCES": CASE_SOURCES,
         "FOLLOW_UP": FOLLOW_UP,
         "SOURCES": rules.SOURCES,
     }
-    response = render(request, template, {**helpers, **ctx}, status_code=status_code)
-    # Identities and health data: never kept by a shared cache or the back button.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, template, {**helpers, **ctx}, status_code=status_code)
 
 
 def _field(request: Request, name: str) -> str:
     pair = LABELS["field"][name]
-    return pair[1] if _lang(request) == "en" else pair[0]
+    return pick(pair, _lang(request))
 
 
 def _when(request: Request, value: str, name: str) -> datetime | None:
