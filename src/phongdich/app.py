@@ -20,6 +20,7 @@ from phongdich.kit.periodic import Periodic
 from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
+from phongdich.proximity import tasks as proximity_tasks
 from phongdich.visits.ingest import Ingestor
 from phongdich.web.limits import BodySizeLimit
 from phongdich.web.middleware import RequestContext
@@ -43,6 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.schedule_in_process:
             workers.append(
                 Periodic("retention purge", lambda: purge_all(factory, settings), 3600.0)
+            )
+            workers.append(
+                Periodic(
+                    "bluezone export",
+                    lambda: proximity_tasks.export_job(factory, settings),
+                    proximity_tasks.EXPORT_CHECK_SECONDS,
+                )
             )
         for worker in workers:
             worker.start()
@@ -90,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.checkpoints.routes import router as checkpoints_router
     from phongdich.geo.routes import router as geo_router
     from phongdich.people.routes import router as people_router
+    from phongdich.proximity.routes import device_router as proximity_device_router
+    from phongdich.proximity.routes import router as proximity_router
     from phongdich.tracing.routes import public_router as exposures_router
     from phongdich.tracing.routes import router as tracing_router
     from phongdich.visits.routes import board_router as visit_board_router
@@ -104,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkpoints_router, prefix="/api/v1")
     app.include_router(visits_router, prefix="/api/v1")
     app.include_router(people_router, prefix="/api/v1")
+    app.include_router(proximity_device_router, prefix="/api/v1")
+    app.include_router(proximity_router, prefix="/api/v1")
     app.include_router(tracing_router, prefix="/api/v1")
     app.include_router(exposures_router, prefix="/api/v1")
     app.include_router(visit_board_router, prefix="/api/v1")

@@ -19,10 +19,12 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 units_app = typer.Typer(help="Administrative units.", no_args_is_help=True)
 notify_app = typer.Typer(help="Outgoing messages.", no_args_is_help=True)
 officials_app = typer.Typer(help="Official accounts.", no_args_is_help=True)
+proximity_app = typer.Typer(help="Bluezone key server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(notify_app, name="notify")
 app.add_typer(officials_app, name="officials")
+app.add_typer(proximity_app, name="proximity")
 
 
 @contextmanager
@@ -136,6 +138,15 @@ def notify_deliver() -> None:
     s = get_settings()
     with _factory() as factory:
         typer.echo(f"sent {deliver_pending(factory, make_adapter(s.notifier, s.notify_file))}")
+
+
+@proximity_app.command("export")
+def proximity_export() -> None:
+    """Make the due Bluezone export batches now (what the server does every minute)."""
+    from phongdich.proximity.tasks import export_job
+
+    with _factory() as factory:
+        typer.echo(json.dumps(export_job(factory, get_settings())))
 
 
 @app.command()
@@ -259,7 +270,7 @@ def bench(
         int | None,
         typer.Option(
             help="posters: 2000; checkpoints: 100000; personal-qr: 20000; trace-quality: people "
-            "(20000)"
+            "(20000); match: published keys (100000)"
         ),
     ] = None,
     db: Annotated[str, typer.Option(help="checkin: sqlite or postgresql")] = "sqlite",
@@ -271,6 +282,12 @@ def bench(
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
     full: Annotated[bool, typer.Option(help="trace: also 100 M visits")] = False,
+    people: Annotated[int, typer.Option(help="proximity-quality: people simulated")] = 1000,
+    days: Annotated[int, typer.Option(help="proximity-quality: UTC days simulated")] = 3,
+    seed: Annotated[int, typer.Option(help="proximity-quality: random seed")] = 2021,
+    duty: Annotated[
+        str, typer.Option(help="proximity-quality: scan duty cycle, gaen or bluezone")
+    ] = "gaen",
 ) -> None:
     """Run one benchmark (posters, checkpoints, checkin, personal-qr, trace-quality); the last
     line printed is JSON."""
@@ -303,8 +320,27 @@ def bench(
         if db not in ("sqlite", "postgresql"):
             _fail(f"--db must be sqlite or postgresql, not {db!r}")
         result = bench_trace.run(db=db, visits=count or 10_000_000, full=full)
+    elif name == "match":
+        from phongdich.bench import match as bench_match
+
+        result = bench_match.run(keys=count or 100_000, processes=processes)
+    elif name == "export":
+        from phongdich.bench import export as bench_export
+
+        result = bench_export.run(count=count or 100_000)
+    elif name == "proximity-quality":
+        from phongdich.bench import proximity_quality as bench_proximity_quality
+
+        if duty not in ("gaen", "bluezone"):
+            _fail(f"--duty must be gaen or bluezone, not {duty!r}")
+        if people < 2 or days < 1:
+            _fail("--people must be at least 2 and --days at least 1")
+        result = bench_proximity_quality.run(people=people, days=days, seed=seed, duty=duty)
     else:
-        known = "posters, checkpoints, checkin, personal-qr, trace-quality, trace"
+        known = (
+            "posters, checkpoints, checkin, personal-qr, trace-quality, trace, match, export, "
+            "proximity-quality"
+        )
         _fail(f"unknown benchmark {name!r}; known: {known}")
         return
     print(json.dumps(result, ensure_ascii=False))

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     trace_after_margin_minutes: int = 30
     trace_depth: int = Field(default=2, ge=1, le=4)
 
+    # Bluezone key server. Exports are signed with an ECDSA P-256 key (PEM, PKCS#8) published
+    # at /api/v1/proximity/export-keys, verification certificates (ES256 JWT) with another;
+    # empty: each derived from secret_key. Keys are batched every few minutes, kept 14 days.
+    proximity_region: str = "VN"
+    proximity_export_key: str = ""
+    proximity_export_key_id: str = "452"  # Vietnam's mobile country code, as GAEN apps use
+    proximity_export_key_version: str = "v1"
+    proximity_certificate_key: str = ""
+    proximity_export_minutes: int = Field(default=15, ge=1, le=1440)
+    proximity_retention_days: int = Field(default=14, ge=1, le=60)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":

@@ -12,6 +12,7 @@ from phongdich.accounts import tasks as account_tasks
 from phongdich.config import Settings
 from phongdich.notify import tasks as notify_tasks
 from phongdich.people import tasks as people_tasks
+from phongdich.proximity import tasks as proximity_tasks
 from phongdich.visits import tasks as visit_tasks
 
 
@@ -24,4 +25,5 @@ def purge_all(
     done.update(account_tasks.purge_job(factory, now))
     done.update(notify_tasks.purge_job(factory, now))
     done.update(people_tasks.purge_job(factory, now, settings.declaration_retention_days))
+    done.update(proximity_tasks.purge_job(factory, settings, now))
     return done

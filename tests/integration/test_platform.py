@@ -132,6 +132,9 @@ def test_retention_purge(env: Env, world: World, client: Client) -> None:
         "login_failures": 1,
         "outbox_messages": 1,
         "declarations": 0,
+        "proximity_batches": 0,
+        "proximity_codes": 0,
+        "proximity_keys": 0,
     }
     with env.session() as s:
         # The live session and the undelivered message stay.

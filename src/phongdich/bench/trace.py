@@ -30,8 +30,11 @@ Sizes grow incrementally (1 M visits, measured, then up to 10 M, measured again;
 - ``f1f2``: the same with ``depth=2`` (F1 + F2), as many cases as fit a time budget;
 - ``bare_overlap``: the overlap queries alone for the same cases (``stays_of`` + ``present_at``,
   the ranges built as the service builds them), to show what the service adds;
-- ``bulk``: the F1 of 1,000 new cases at once, as sequential ``trace(depth=1)`` calls in one
-  session (flushes included, rolled back at the end).
+- ``f1_find``: ``TracingService.find(case, depth=1)``, the same F1 found with its evidence but
+  not stored;
+- ``bulk``: the F1 of 1,000 new cases at once (``TracingService.trace_many``: one overlap
+  statement per 5,000 case stays), stored and rolled back; ``bulk_find``: ``find_many``, the same
+  without storing.
 
 The last line on stdout is one JSON object.
 """
@@ -71,7 +74,7 @@ from phongdich.geo.service import UnitService
 from phongdich.kit.clock import utcnow
 from phongdich.tracing.models import Case
 from phongdich.tracing.repository import TracingRepository
-from phongdich.tracing.service import TracingService
+from phongdich.tracing.service import TracingService, longest_visits
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import DEFAULT_DURATIONS, LONGEST_VISIT, OUT_AUTOMATIC, OUT_SCANNED
 
@@ -640,6 +643,7 @@ class PgStore(Store):
 @dataclass
 class Figures:
     f1: list[float] = field(default_factory=list)
+    f1_find: list[float] = field(default_factory=list)
     f1f2: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
     contacts: list[int] = field(default_factory=list)
@@ -694,7 +698,8 @@ def bare_overlap(session: Session, case: Case, margin: timedelta) -> tuple[int, 
         ranges.append(
             (row.checkpoint_id, max(row.check_in_at, start), min(visit_end, end) + margin)
         )
-    return len(ranges), len(repo.present_at(ranges))
+    kinds = repo.checkpoint_types({r[0] for r in ranges})
+    return len(ranges), len(repo.present_at(ranges, longest_visits(kinds)))
 
 
 class TooSlow(Exception):
@@ -763,6 +768,17 @@ def measure(
     bulk_ids = open_cases(factory, settings, admin_id, bulk_people)
     figures = Figures()
 
+    def timed_find(case_id: int) -> float:
+        """Seconds to find the F1 of the case with their evidence, nothing stored."""
+        with factory() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            t0 = time.perf_counter()
+            TracingService(s, settings).find(case, depth=1)
+            elapsed = time.perf_counter() - t0
+            s.rollback()
+        return elapsed
+
     def timed_trace(case_id: int, depth: int) -> tuple[float, int, int, int]:
         """(seconds, F1, F2, visits of the F1 after their exposure: the ranges an F2 query
         would get — counted after the timing, for depth 1 only)."""
@@ -774,6 +790,7 @@ def measure(
             t0 = time.perf_counter()
             with _deadline(F1F2_WALL_LIMIT_S if depth > 1 else None):
                 summary = TracingService(s, settings).trace(case, depth=depth)
+                s.flush()
             elapsed = time.perf_counter() - t0
             ranges = f2_ranges(s, case) if depth == 1 else 0
             s.rollback()
@@ -799,6 +816,7 @@ def measure(
             figures.bare.append(seconds)
             figures.case_visits.append(visits)
             figures.candidates.append(candidates)
+            figures.f1_find.append(timed_find(case_id))
             seconds, f1, _f2, ranges = timed_trace(case_id, 1)
             figures.f1.append(seconds)
             figures.contacts.append(f1)
@@ -817,15 +835,22 @@ def measure(
                 f1f2_spent += time.perf_counter() - t0
             bar.update(1)
 
-    log(f"bulk: F1 of {len(bulk_ids):,} cases in one session")
+    log(f"bulk: F1 of {len(bulk_ids):,} cases at once, found, then found and stored")
     with factory() as s:
         bulk_cases = list(s.scalars(select(Case).where(Case.id.in_(bulk_ids))))
-        service = TracingService(s, settings)
         t0 = time.perf_counter()
-        bulk_contacts = 0
-        for case in bulk_cases:
-            bulk_contacts += service.trace(case, depth=1).f1
+        found = TracingService(s, settings).find_many(bulk_cases)
+        bulk_find_s = time.perf_counter() - t0
+        bulk_found = sum(len(f.best) for f in found.values())
+        del found
+        s.rollback()
+    with factory() as s:
+        bulk_cases = list(s.scalars(select(Case).where(Case.id.in_(bulk_ids))))
+        t0 = time.perf_counter()
+        summaries = TracingService(s, settings).trace_many(bulk_cases)
+        s.flush()
         bulk_s = time.perf_counter() - t0
+        bulk_contacts = sum(x.f1 for x in summaries)
         s.rollback()
 
     def median(values: Sequence[float]) -> float | None:
@@ -835,6 +860,8 @@ def measure(
     return {
         "f1_p50_ms": _ms(f1_p50),
         "f1_p99_ms": _ms(_pct(figures.f1, 0.99)),
+        "f1_find_p50_ms": _ms(median(figures.f1_find)),
+        "f1_find_p99_ms": _ms(_pct(figures.f1_find, 0.99)),
         "f1f2_p50_ms": _ms(median(figures.f1f2)),
         "f1f2_p99_ms": _ms(_pct(figures.f1f2, 0.99)),
         "f1f2_cases": len(figures.f1f2),
@@ -860,6 +887,8 @@ def measure(
         "bulk_cases": len(bulk_ids),
         "bulk_f1_s": round(bulk_s, 3),
         "bulk_contacts": bulk_contacts,
+        "bulk_find_s": round(bulk_find_s, 3),
+        "bulk_found": bulk_found,
     }
 
 
@@ -972,9 +1001,10 @@ def run(
                 }
             )
             log(
-                f"{size:,}: F1 p50 {figures['f1_p50_ms']} ms, F1+F2 p50 "
-                f"{figures['f1f2_p50_ms']} ms, bare {figures['bare_overlap_p50_ms']} ms, "
-                f"bulk {figures['bulk_f1_s']} s"
+                f"{size:,}: F1 p50 {figures['f1_p50_ms']} ms (found "
+                f"{figures['f1_find_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
+                f"{figures['bare_overlap_p50_ms']} ms, bulk {figures['bulk_f1_s']} s (found "
+                f"{figures['bulk_find_s']} s)"
             )
         version = store.version()
     finally:
@@ -1007,6 +1037,22 @@ def summarize(
         if at_10m and at_10m["bulk_cases"] >= 1000
         else None,
     }
+    # The same targets for finding the contacts alone (nothing written to the contacts table).
+    find_growth = None
+    if 1_000_000 in by_size and 10_000_000 in by_size:
+        a, b = by_size[1_000_000]["f1_find_p50_ms"], by_size[10_000_000]["f1_find_p50_ms"]
+        find_growth = round(b / a, 2) if a else None
+    met_found_only: dict[str, bool | None] = {
+        "f1_p50_ms_at_10m": at_10m["f1_find_p50_ms"] <= TARGETS["f1_p50_ms_at_10m"]
+        if at_10m
+        else None,
+        "growth_f1_p50_1m_to_10m_max": find_growth <= TARGETS["growth_f1_p50_1m_to_10m_max"]
+        if find_growth is not None
+        else None,
+        "bulk_1000_f1_s_at_10m": at_10m["bulk_find_s"] <= TARGETS["bulk_1000_f1_s_at_10m"]
+        if at_10m and at_10m["bulk_cases"] >= 1000
+        else None,
+    }
     cores = os.cpu_count()
     return {
         "bench": "trace",
@@ -1014,7 +1060,8 @@ def summarize(
         "db_version": version,
         "sizes": results,
         "growth_f1_p50_1m_to_10m": growth,
-        "targets": {**TARGETS, "met": met},
+        "growth_f1_find_p50_1m_to_10m": find_growth,
+        "targets": {**TARGETS, "met": met, "met_found_only": met_found_only},
         "data": {
             "checkpoints": checkpoints,
             "days": DAYS,
@@ -1027,13 +1074,18 @@ def summarize(
             "full automatic check-out; visits still running now are open",
         },
         "method": {
-            "f1": "TracingService.trace(case, depth=1), one case per transaction, rolled back",
+            "f1": "TracingService.trace(case, depth=1): found and stored (flushed), one case "
+            "per transaction, rolled back",
+            "f1_find": "TracingService.find(case, depth=1): the F1 with all their evidence, "
+            "nothing stored",
             "f1f2": f"trace(depth=2) on as many probe cases as fit {F1F2_BUDGET_S:g} s "
             f"(at least {F1F2_MIN_CASES}); percentiles over the cases that succeeded, failures "
             f"(errors; on PostgreSQL a statement over {F2_STATEMENT_TIMEOUT_S} s; a trace over "
             f"{F1F2_WALL_LIMIT_S} s, stopped) counted apart",
             "bare_overlap": "TracingRepository.stays_of + present_at for the same case",
-            "bulk": "sequential trace(depth=1) calls in one session, flushes included, rolled back",
+            "bulk": "TracingService.trace_many(1,000 cases): the overlap of every case stay "
+            "computed by the database in one statement per 5,000 stays, the contacts stored "
+            "(flushed), rolled back; bulk_find: find_many, the same without storing",
             "warmup_cases": WARMUP,
         },
         "machine_note": f"{cores} cores, {platform.machine()}, Python "

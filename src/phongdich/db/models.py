@@ -6,6 +6,7 @@ from phongdich.db.base import Base
 from phongdich.geo import models as _geo
 from phongdich.notify import models as _notify
 from phongdich.people import models as _people
+from phongdich.proximity import models as _proximity
 from phongdich.tracing import models as _tracing
 from phongdich.visits import models as _visits
 
@@ -17,6 +18,7 @@ __all__ = [
     "_geo",
     "_notify",
     "_people",
+    "_proximity",
     "_tracing",
     "_visits",
     "metadata",

@@ -323,6 +323,116 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Trạng thái theo dõi không hợp lệ.",
         "Invalid follow-up status.",
     ),
+    # Bluezone key server
+    "error.bz_report_type": (
+        "Loại kết quả phải là 1 (xét nghiệm khẳng định) hoặc 2 (chẩn đoán lâm sàng).",
+        "The report type must be 1 (confirmed test) or 2 (clinical diagnosis).",
+    ),
+    "error.bz_code_unknown": (
+        "Mã xác nhận không đúng.",
+        "Wrong verification code.",
+    ),
+    "error.bz_code_used": (
+        "Mã xác nhận này đã được dùng.",
+        "This verification code has already been used.",
+    ),
+    "error.bz_code_expired": (
+        "Mã xác nhận đã hết hạn (chỉ có hiệu lực 1 giờ); hãy xin cán bộ y tế mã mới.",
+        "The verification code has expired (valid 1 hour); ask the health official for a new one.",
+    ),
+    "error.bz_token_unknown": (
+        "Mã phiên xác nhận không đúng.",
+        "Unknown verification token.",
+    ),
+    "error.bz_token_used": (
+        "Mã phiên xác nhận này đã được dùng để lấy chứng nhận.",
+        "This verification token has already been exchanged for a certificate.",
+    ),
+    "error.bz_token_expired": (
+        "Mã phiên xác nhận đã hết hạn (24 giờ).",
+        "The verification token has expired (24 hours).",
+    ),
+    "error.bz_ekeyhmac": (
+        "ekeyhmac phải là HMAC-SHA256 (32 byte, base64).",
+        "ekeyhmac must be an HMAC-SHA256 (32 bytes, base64).",
+    ),
+    "error.bz_hmac_key": (
+        "hmacKey phải là base64 của 16 đến 128 byte.",
+        "hmacKey must be base64 of 16 to 128 bytes.",
+    ),
+    "error.bz_certificate": (
+        "Chứng nhận (verificationPayload) không hợp lệ.",
+        "The certificate (verificationPayload) is not valid.",
+    ),
+    "error.bz_certificate_expired": (
+        "Chứng nhận đã hết hạn (15 phút); hãy xin chứng nhận mới.",
+        "The certificate has expired (15 minutes); request a new one.",
+    ),
+    "error.bz_certificate_used": (
+        "Chứng nhận này đã được dùng để gửi khóa.",
+        "This certificate has already been used to publish keys.",
+    ),
+    "error.bz_hmac_mismatch": (
+        "Các khóa gửi lên không khớp với chứng nhận (HMAC khác).",
+        "The keys do not match the certificate (different HMAC).",
+    ),
+    "error.bz_key_format": (
+        "Khóa phải là base64 của đúng 16 byte.",
+        "A key must be base64 of exactly 16 bytes.",
+    ),
+    "error.bz_no_keys": ("Không có khóa nào để gửi.", "No keys to publish."),
+    "error.bz_too_many_keys": (
+        "Mỗi lần gửi tối đa 20 khóa.",
+        "At most 20 keys per request.",
+    ),
+    "error.bz_key_length": (
+        "Khóa phải dài đúng 16 byte.",
+        "A key must be exactly 16 bytes long.",
+    ),
+    "error.bz_duplicate_key": (
+        "Một khóa bị gửi hai lần.",
+        "The same key was sent twice.",
+    ),
+    "error.bz_rolling_period": (
+        "rollingPeriod phải từ 1 đến 144.",
+        "rollingPeriod must be between 1 and 144.",
+    ),
+    "error.bz_transmission_risk": (
+        "transmissionRisk phải từ 0 đến 8.",
+        "transmissionRisk must be between 0 and 8.",
+    ),
+    "error.bz_rolling_start": (
+        "rollingStartNumber nằm ngoài phạm vi.",
+        "rollingStartNumber is out of range.",
+    ),
+    "error.bz_future": (
+        "Có khóa bắt đầu trong tương lai.",
+        "A key starts in the future.",
+    ),
+    "error.bz_too_old": (
+        "Có khóa cũ hơn 15 ngày.",
+        "A key is older than 15 days.",
+    ),
+    "error.bz_same_start": (
+        "Tối đa 3 khóa có cùng thời điểm bắt đầu.",
+        "At most 3 keys may share the same start interval.",
+    ),
+    "error.bz_key_exists": (
+        "Khóa này đã được gửi trước đó.",
+        "This key has already been published.",
+    ),
+    "error.bz_consent": (
+        "Cần sự đồng ý rõ ràng của bạn (consent: true) để chia sẻ tiếp xúc.",
+        "Your explicit consent (consent: true) is needed to share exposures.",
+    ),
+    "error.bz_key_unknown": (
+        "Không tìm thấy khóa đã công bố khớp với tiếp xúc này.",
+        "No published key matches this exposure.",
+    ),
+    "error.bz_exposure_date": (
+        "Ngày tiếp xúc không khớp với khóa hoặc quá 15 ngày.",
+        "The exposure date does not match the key or is more than 15 days ago.",
+    ),
     "visit.check_in": ("Đã khai báo VÀO {name}.", "Checked IN at {name}."),
     "visit.check_out": ("Đã khai báo RA khỏi {name}.", "Checked OUT of {name}."),
     "visit.duplicate": ("Bạn đã khai báo vào {name} rồi.", "Already checked in at {name}."),
@@ -373,6 +483,75 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sms.status_changed": (
         "PhongDich: diem kiem dich {code} chuyen sang trang thai: {status}. {reason}",
         "PhongDich: checkpoint {code} is now {status}. {reason}",
+    ),
+    # Bluezone risk explanation (phongdich.proximity.risk)
+    "risk.none": (
+        "Không phát hiện tiếp xúc gần với người đã xác nhận dương tính.",
+        "No close contact with a person who tested positive was found.",
+    ),
+    "risk.range": (
+        "{minutes} phút ở mức suy hao {range} dB (hệ số {weight})",
+        "{minutes} min at {range} dB attenuation (weight {weight})",
+    ),
+    "risk.day_high": (
+        "Ngày {date}: bạn đã ở gần một người đã xác nhận dương tính trong {minutes} phút (tín hiệu "
+        "suy hao dưới {threshold_db} dB, gần nhất {min_db} dB): {ranges}. Điểm rủi ro "
+        "{score} đạt ngưỡng {threshold}, nên đây là nguy cơ CAO.",
+        "On {date}: you were near a person who tested positive for {minutes} minutes "
+        "(attenuation below {threshold_db} dB, closest {min_db} dB): {ranges}. Risk score "
+        "{score} reaches the threshold of {threshold}, so this is a HIGH risk.",
+    ),
+    "risk.day_low": (
+        "Ngày {date}: bạn đã ở gần một người đã xác nhận dương tính trong {minutes} phút (tín hiệu "
+        "suy hao dưới {threshold_db} dB, gần nhất {min_db} dB): {ranges}. Điểm rủi ro "
+        "{score} dưới ngưỡng {threshold}, nên đây là nguy cơ thấp.",
+        "On {date}: you were near a person who tested positive for {minutes} minutes "
+        "(attenuation below {threshold_db} dB, closest {min_db} dB): {ranges}. Risk score "
+        "{score} is below the threshold of {threshold}, so this is a low risk.",
+    ),
+    "risk.dropped.too_short": (
+        "Ngày {date}: chỉ {minutes} phút ở gần (suy hao dưới {threshold_db} dB), ít hơn "
+        "{min_minutes} phút nên không tính.",
+        "On {date}: only {minutes} minutes close by (attenuation below {threshold_db} dB), "
+        "less than {min_minutes} minutes, so it does not count.",
+    ),
+    "risk.dropped.transmission_risk": (
+        "Ngày {date}: người đó có mức lây truyền thấp vào ngày này nên tiếp xúc không tính.",
+        "On {date}: that person's transmission risk was low that day, so it does not count.",
+    ),
+    "risk.dropped.not_infectious": (
+        "Ngày {date}: người đó chưa hoặc không còn khả năng lây vào ngày này nên không tính.",
+        "On {date}: that person was not infectious that day, so it does not count.",
+    ),
+    "risk.dropped.revoked": (
+        "Ngày {date}: kết quả dương tính của người đó đã bị thu hồi nên không tính.",
+        "On {date}: that person's positive report was revoked, so it does not count.",
+    ),
+    "risk.level.high": (
+        "Nguy cơ CAO: hãy tự cách ly, theo dõi sức khỏe và liên hệ trạm y tế hoặc đường dây "
+        "nóng 1022 để được xét nghiệm.",
+        "HIGH risk: stay at home, watch your health and call your health station or the 1022 "
+        "hotline to get tested.",
+    ),
+    "risk.level.low": (
+        "Nguy cơ thấp: chưa cần cách ly; hãy tiếp tục theo dõi sức khỏe.",
+        "Low risk: no need to isolate; keep watching your health.",
+    ),
+    "risk.level.none": (
+        "Không có nguy cơ từ các tiếp xúc đã ghi nhận.",
+        "No risk from the recorded encounters.",
+    ),
+    "risk.notify.high": (
+        "Bluezone: cảnh báo nguy cơ phơi nhiễm CAO",
+        "Bluezone: HIGH exposure risk warning",
+    ),
+    "risk.notify.low": (
+        "Bluezone: có tiếp xúc, nguy cơ phơi nhiễm thấp",
+        "Bluezone: an encounter with a low exposure risk",
+    ),
+    "risk.notify.none": (
+        "Bluezone: không có nguy cơ phơi nhiễm",
+        "Bluezone: no exposure risk",
     ),
 }
 

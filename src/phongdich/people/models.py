@@ -59,6 +59,8 @@ class Person(Base):
         Index("ix_people_account_id", "account_id"),
         Index("ix_people_id_number", "id_number"),
         Index("ix_people_unit_name", "unit_code", "name_key"),
+        # Tracing: people at the same address as a case (same commune, address as written).
+        Index("ix_people_unit_address", "unit_code", "address"),
         Index("ix_people_qr_subject", "qr_subject", unique=True),
         Index("ix_people_merged_into", "merged_into"),
     )
@@ -111,8 +113,12 @@ class Declaration(Base):
     travelled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The rest of the answers (places travelled, movement from / to, vehicle…) as JSON text.
     details: Mapped[str] = mapped_column(Text, default="{}")
+    # Movement with a named vehicle: transport, vehicle and day (``tracing.rules.trip_key``),
+    # so that tracing finds who travelled with a case.
+    trip_key: Mapped[str | None] = mapped_column(String(48))
 
     __table_args__ = (
+        Index("ix_declarations_trip", "trip_key"),
         Index("ix_declarations_person_at", "person_id", "submitted_at"),
         Index("ix_declarations_unit_at", "unit_code", "submitted_at"),
         Index("ix_declarations_at", "submitted_at"),

@@ -32,6 +32,7 @@ from phongdich.people.schemas import (
     DependantIn,
     ProfileIn,
 )
+from phongdich.tracing.rules import trip_key
 
 # How far a movement declaration may look back or ahead.
 TRAVEL_PAST = timedelta(days=14)
@@ -252,6 +253,9 @@ class PersonService:
             outbreak_area=data.kind != "movement" and data.outbreak_area,
             travelled=data.kind == "movement" or data.travelled,
             details=json.dumps(details, ensure_ascii=False, default=str),
+            trip_key=trip_key(data.transport or "", data.vehicle_no, data.travel_date)
+            if data.kind == "movement" and data.travel_date is not None
+            else None,
         )
         declaration.assessed = (
             "green"

@@ -88,6 +88,9 @@ class ContactReport(Base):
     source: Mapped[str] = mapped_column(String(12))  # manual | bluetooth
     exposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
+    # Evidence of a shared source, JSON (Bluetooth: date, minutes, weighted minutes,
+    # attenuation — the reporting person's own figures only); it becomes the link's evidence.
+    details: Mapped[str] = mapped_column(Text, default="{}")
     reported_by: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("officials.id", ondelete="SET NULL")
     )

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, union
+from sqlalchemy.orm import Session, aliased
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
+from phongdich.db import bulk
 from phongdich.geo.models import UnitClosure
-from phongdich.people.models import HouseholdMember, Person
+from phongdich.people.models import Declaration, HouseholdMember, Person
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import LONGEST_VISIT
@@ -31,6 +33,54 @@ class VisitRow:
     out_method: str | None
 
 
+@dataclass(frozen=True)
+class CaseRange:
+    """One stay of a case, ready for the bulk overlap statement: where, when (the case's
+    presence inside its infectious window), and the resolved rule (``rules.for_type``)."""
+
+    case_id: int
+    case_person_id: int
+    case_visit_id: int
+    checkpoint_id: int
+    entrance_id: int | None
+    present_from: datetime
+    present_to: datetime
+    case_estimated_end: datetime | None  # the stay's end when it is an estimate, else None
+    after_margin: timedelta
+    min_overlap: timedelta
+    same_entrance: bool
+    risk_factor: float
+    rule: str
+    earliest_check_in: datetime  # present_from minus the longest visit at the checkpoint
+
+
+@dataclass(frozen=True)
+class BulkExposure:
+    """The strongest exposure of one person to one case, as the bulk statement finds it."""
+
+    case_id: int
+    person_id: int
+    case_visit_id: int
+    contact_visit_id: int
+    checkpoint_id: int
+    start: datetime
+    end: datetime
+    seconds: float
+    certain_seconds: float
+    rule: str
+    risk: float
+
+
+@dataclass(frozen=True)
+class Trip:
+    """Someone who declared the same trip as a case: the trip, both declarations."""
+
+    key: str
+    case_declaration_id: int
+    person_id: int
+    declaration_id: int
+
+
 _VISIT_COLUMNS = (
     Visit.id,
     Visit.person_id,
@@ -41,6 +91,190 @@ _VISIT_COLUMNS = (
     Visit.auto_out_at,
     Visit.out_method,
 )
+
+
+_CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+
+
+# PostgreSQL: the visits overlapping each (checkpoint, start, end) range, bounded below (low) by
+# the longest possible visit there; the (checkpoint, check-in) index carries the ends.
+_PRESENT_AT_PG = text(
+    "SELECT v.id, v.person_id, v.checkpoint_id, v.entrance_id, v.check_in_at, v.check_out_at,"
+    " v.auto_out_at, v.out_method"
+    " FROM unnest(CAST(:cps AS bigint[]), CAST(:starts AS timestamptz[]),"
+    " CAST(:ends AS timestamptz[]), CAST(:lows AS timestamptz[])) AS r(cp, s, e, lo)"
+    " CROSS JOIN LATERAL (SELECT * FROM visits"
+    "  WHERE visits.checkpoint_id = r.cp AND visits.check_in_at >= r.lo"
+    "  AND visits.check_in_at < r.e AND coalesce(visits.check_out_at, visits.auto_out_at) > r.s"
+    " ) AS v"
+).columns(*_VISIT_COLUMNS)
+
+
+# The overlap arithmetic of ``rules.expose`` for many case stays at once, in the database: the
+# F1 of a day's new cases in one statement. Tests hold it equal to the pure rules.
+_EXPOSURE_SELECT = """
+SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e, span_s,
+       certain_s, rule, risk FROM (
+  SELECT x.*,
+         ROW_NUMBER() OVER (
+           PARTITION BY x.case_id, x.person_id
+           ORDER BY x.risk DESC, x.e DESC, x.contact_visit_id, x.case_visit_id) AS n
+  FROM (
+    SELECT y.*,
+           ROUND(CAST((y.certain_s + :estimated_factor * (y.span_s - y.certain_s)) / 60.0
+                      / :risk_unit * y.risk_factor AS NUMERIC), 2) AS risk
+    FROM ({inner}) AS y
+    WHERE y.span_s > 0 AND y.span_s >= y.min_s
+  ) AS x
+) AS z WHERE n = 1
+"""
+
+_EXPOSURES_PG = text(
+    _EXPOSURE_SELECT.format(
+        inner="""
+      SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
+             r.checkpoint_id, r.rule, r.risk_factor, r.min_s,
+             GREATEST(r.present_from, v.check_in_at) AS s,
+             LEAST(r.present_to + r.margin, v.vend) AS e,
+             date_part('epoch', LEAST(r.present_to + r.margin, v.vend)
+                                - GREATEST(r.present_from, v.check_in_at)) AS span_s,
+             GREATEST(date_part('epoch',
+                 LEAST(r.present_to + r.margin, v.vend, r.case_end,
+                       CASE WHEN v.estimated THEN v.vend END)
+                 - GREATEST(r.present_from, v.check_in_at)), 0) AS certain_s
+      FROM unnest(CAST(:case_id AS bigint[]), CAST(:case_person_id AS bigint[]),
+                  CAST(:case_visit_id AS bigint[]), CAST(:checkpoint_id AS bigint[]),
+                  CAST(:entrance_id AS bigint[]), CAST(:present_from AS timestamptz[]),
+                  CAST(:present_to AS timestamptz[]), CAST(:case_end AS timestamptz[]),
+                  CAST(:margin AS interval[]), CAST(:min_s AS double precision[]),
+                  CAST(:same_entrance AS boolean[]), CAST(:risk_factor AS double precision[]),
+                  CAST(:rule AS varchar[]), CAST(:low AS timestamptz[]))
+           AS r(case_id, case_person_id, case_visit_id, checkpoint_id, entrance_id,
+                present_from, present_to, case_end, margin, min_s, same_entrance,
+                risk_factor, rule, low)
+      CROSS JOIN LATERAL (
+        SELECT visits.id, visits.person_id, visits.entrance_id, visits.check_in_at,
+               GREATEST(COALESCE(visits.check_out_at,
+                                 LEAST(visits.auto_out_at, CAST(:now AS timestamptz))),
+                        visits.check_in_at) AS vend,
+               (visits.check_out_at IS NULL
+                OR visits.out_method IN ('automatic', 'superseded')) AS estimated
+        FROM visits
+        WHERE visits.checkpoint_id = r.checkpoint_id AND visits.check_in_at >= r.low
+          AND visits.check_in_at < r.present_to + r.margin
+          AND COALESCE(visits.check_out_at, visits.auto_out_at) > r.present_from
+      ) AS v
+      WHERE v.person_id <> r.case_person_id
+        AND NOT (r.same_entrance AND r.entrance_id IS NOT NULL AND v.entrance_id IS NOT NULL
+                 AND v.entrance_id <> r.entrance_id)
+"""
+    )
+)
+
+# SQLite: the ranges as one JSON parameter (json_each), times as stored (naive UTC text),
+# lengths from julianday() rounded to the millisecond (a 15-minute overlap must not come out
+# as 899.9999 s). Its scalar min()/max() return NULL when any argument is NULL, hence the
+# COALESCEs.
+_EXPOSURES_SQLITE = text(
+    _EXPOSURE_SELECT.format(
+        inner="""
+      SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
+             r.checkpoint_id, r.rule, r.risk_factor, r.min_s,
+             MAX(r.present_from, v.check_in_at) AS s,
+             MIN(r.hi, v.vend) AS e,
+             ROUND((julianday(MIN(r.hi, v.vend))
+                    - julianday(MAX(r.present_from, v.check_in_at))) * 86400.0, 3) AS span_s,
+             MAX(ROUND((julianday(MIN(r.hi, v.vend, COALESCE(r.case_end, r.hi),
+                                      CASE WHEN v.estimated THEN v.vend ELSE r.hi END))
+                        - julianday(MAX(r.present_from, v.check_in_at))) * 86400.0, 3),
+                 0) AS certain_s
+      FROM (
+        SELECT json_extract(j.value, '$[0]') AS case_id,
+               json_extract(j.value, '$[1]') AS case_person_id,
+               json_extract(j.value, '$[2]') AS case_visit_id,
+               json_extract(j.value, '$[3]') AS checkpoint_id,
+               json_extract(j.value, '$[4]') AS entrance_id,
+               json_extract(j.value, '$[5]') AS present_from,
+               json_extract(j.value, '$[6]') AS hi,
+               json_extract(j.value, '$[7]') AS case_end,
+               json_extract(j.value, '$[8]') AS min_s,
+               json_extract(j.value, '$[9]') AS same_entrance,
+               json_extract(j.value, '$[10]') AS risk_factor,
+               json_extract(j.value, '$[11]') AS rule,
+               json_extract(j.value, '$[12]') AS low
+        FROM json_each(:ranges) AS j
+      ) AS r
+      JOIN (
+        SELECT visits.id, visits.person_id, visits.entrance_id, visits.checkpoint_id,
+               visits.check_in_at, visits.check_out_at, visits.auto_out_at,
+               MAX(COALESCE(visits.check_out_at, MIN(visits.auto_out_at, :now)),
+                   visits.check_in_at) AS vend,
+               (visits.check_out_at IS NULL
+                OR visits.out_method IN ('automatic', 'superseded')) AS estimated
+        FROM visits
+      ) AS v
+        ON v.checkpoint_id = r.checkpoint_id AND v.check_in_at >= r.low
+       AND v.check_in_at < r.hi
+       AND COALESCE(v.check_out_at, v.auto_out_at) > r.present_from
+      WHERE v.person_id <> r.case_person_id
+        AND NOT (r.same_entrance AND r.entrance_id IS NOT NULL AND v.entrance_id IS NOT NULL
+                 AND v.entrance_id <> r.entrance_id)
+"""
+    )
+)
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _pg_range_params(ranges: Sequence[CaseRange], now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": [r.case_id for r in ranges],
+        "case_person_id": [r.case_person_id for r in ranges],
+        "case_visit_id": [r.case_visit_id for r in ranges],
+        "checkpoint_id": [r.checkpoint_id for r in ranges],
+        "entrance_id": [r.entrance_id for r in ranges],
+        "present_from": [r.present_from for r in ranges],
+        "present_to": [r.present_to for r in ranges],
+        "case_end": [r.case_estimated_end for r in ranges],
+        "margin": [r.after_margin for r in ranges],
+        "min_s": [r.min_overlap.total_seconds() for r in ranges],
+        "same_entrance": [r.same_entrance for r in ranges],
+        "risk_factor": [r.risk_factor for r in ranges],
+        "rule": [r.rule for r in ranges],
+        "low": [r.earliest_check_in for r in ranges],
+        "now": now,
+    }
+
+
+def _sqlite_range_params(ranges: Sequence[CaseRange], now: datetime) -> dict[str, Any]:
+    rows = [
+        [
+            r.case_id,
+            r.case_person_id,
+            r.case_visit_id,
+            r.checkpoint_id,
+            r.entrance_id,
+            _sqlite_time(r.present_from),
+            _sqlite_time(r.present_to + r.after_margin),
+            None if r.case_estimated_end is None else _sqlite_time(r.case_estimated_end),
+            r.min_overlap.total_seconds(),
+            r.same_entrance,
+            r.risk_factor,
+            r.rule,
+            _sqlite_time(r.earliest_check_in),
+        ]
+        for r in ranges
+    ]
+    return {"ranges": json.dumps(rows), "now": _sqlite_time(now)}
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A UTC time as SQLite stores it (``UTCDateTime``: naive, microseconds)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class TracingRepository:
@@ -78,15 +312,36 @@ class TracingRepository:
         return [VisitRow(*row) for row in self.session.execute(stmt)]
 
     def present_at(
-        self, ranges: Sequence[tuple[int, datetime, datetime]], chunk: int = 64
+        self,
+        ranges: Sequence[tuple[int, datetime, datetime]],
+        longest: Mapping[int, timedelta] | None = None,
+        chunk: int = 64,
     ) -> list[VisitRow]:
-        """Visits at checkpoint c that may overlap [start, end), for each (c, start, end): each
-        range an index range scan on (checkpoint, check-in) bounded below by the longest
-        possible visit, ``chunk`` ranges to a query (one OR of thousands of ranges — the F2 of
-        a large outbreak — makes a planner give up the index and test every row against every
-        range)."""
+        """Visits at checkpoint c that overlap [start, end), for each (c, start, end).
+
+        Each range is an index range scan on (checkpoint, check-in) bounded below by the
+        longest possible visit at that checkpoint (``longest``, by checkpoint id: its type's
+        automatic check-out; the longest of any type when not given), and visits that ended
+        before ``start`` are dropped in the database (PostgreSQL reads their ends from the
+        index), not fetched. ``chunk`` ranges go to a query: one OR of thousands of ranges —
+        the F2 of a large outbreak — makes a planner give up the index and test every row
+        against every range."""
         seen: dict[int, VisitRow] = {}
+        bounds = longest or {}
         ordered = sorted(set(ranges))
+        if bulk.is_postgresql(self.session):
+            # One statement of one shape for any number of ranges (prepared once): each range
+            # a lateral index range scan.
+            params = {
+                "cps": [c for c, _s, _e in ordered],
+                "starts": [s for _c, s, _e in ordered],
+                "ends": [e for _c, _s, e in ordered],
+                "lows": [s - bounds.get(c, LONGEST_VISIT) for c, s, _e in ordered],
+            }
+            for row in self.session.execute(_PRESENT_AT_PG, params):
+                seen.setdefault(row[0], VisitRow(*row))
+            return list(seen.values())
+        ends = func.coalesce(Visit.check_out_at, Visit.auto_out_at)
         for first in range(0, len(ordered), chunk):
             part = ordered[first : first + chunk]
             stmt = select(*_VISIT_COLUMNS).where(
@@ -94,8 +349,9 @@ class TracingRepository:
                     *(
                         and_(
                             Visit.checkpoint_id == checkpoint_id,
-                            Visit.check_in_at >= start - LONGEST_VISIT,
+                            Visit.check_in_at >= start - bounds.get(checkpoint_id, LONGEST_VISIT),
                             Visit.check_in_at < end,
+                            ends > start,
                         )
                         for checkpoint_id, start, end in part
                     )
@@ -104,6 +360,54 @@ class TracingRepository:
             for row in self.session.execute(stmt):
                 seen.setdefault(row[0], VisitRow(*row))
         return list(seen.values())
+
+    def strongest_exposures(
+        self,
+        ranges: Sequence[CaseRange],
+        now: datetime,
+        estimated_factor: float,
+        risk_unit_minutes: float,
+        chunk: int = 5_000,
+    ) -> list[BulkExposure]:
+        """For many case stays at once: everyone whose visit overlapped one under its rule,
+        one row per (case, person) — the strongest exposure (highest risk, then latest).
+        The arithmetic is ``rules.expose``'s, done by the database: one statement per
+        ``chunk`` ranges (a person's exposures to one case may span chunks: ``merge`` keeps
+        the strongest)."""
+        found: dict[tuple[int, int], BulkExposure] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        by_case = sorted(ranges, key=lambda r: (r.case_id, r.checkpoint_id, r.present_from))
+        if postgresql and ranges:
+            # Thousands of short index scans: compiling the expressions (JIT) costs more than
+            # it saves, and the ranking sort should stay in memory.
+            self.session.execute(text("SET LOCAL jit = off"))
+            self.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        for first in range(0, len(by_case), chunk):
+            part = by_case[first : first + chunk]
+            if postgresql:
+                stmt, params = _EXPOSURES_PG, _pg_range_params(part, now)
+            else:
+                stmt, params = _EXPOSURES_SQLITE, _sqlite_range_params(part, now)
+            params |= {"estimated_factor": estimated_factor, "risk_unit": risk_unit_minutes}
+            for row in self.session.execute(stmt, params):
+                exposure = BulkExposure(
+                    case_id=row[0],
+                    person_id=row[1],
+                    case_visit_id=row[2],
+                    contact_visit_id=row[3],
+                    checkpoint_id=row[4],
+                    start=_aware(row[5]),
+                    end=_aware(row[6]),
+                    seconds=float(row[7]),
+                    certain_seconds=float(row[8]),
+                    rule=row[9],
+                    risk=float(row[10]),
+                )
+                key = (exposure.case_id, exposure.person_id)
+                kept = found.get(key)
+                if kept is None or (exposure.risk, exposure.end) > (kept.risk, kept.end):
+                    found[key] = exposure
+        return list(found.values())
 
     def room_entrances(self, entrance_ids: Collection[int]) -> set[int]:
         """The entrances among these that are rooms (meeting rooms, halls of an event)."""
@@ -122,15 +426,84 @@ class TracingRepository:
     # People around a case ---------------------------------------------------------------------
     def household_of(self, person_id: int) -> list[int]:
         """Everyone declared in a household together with the person (both directions)."""
-        accounts = select(HouseholdMember.account_id).where(HouseholdMember.person_id == person_id)
-        own = select(Person.account_id).where(
-            Person.id == person_id, Person.account_id.is_not(None)
-        )
-        stmt = select(HouseholdMember.person_id).where(
-            or_(HouseholdMember.account_id.in_(accounts), HouseholdMember.account_id.in_(own)),
-            HouseholdMember.person_id != person_id,
-        )
-        return sorted(set(self.session.scalars(stmt)))
+        return self.households([person_id]).get(person_id, [])
+
+    def households(self, person_ids: Collection[int]) -> dict[int, list[int]]:
+        """For each of these people, everyone declared in a household with them (both
+        directions: the household's account holder and the members they declared)."""
+        out: dict[int, set[int]] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(person_ids, postgresql):
+            as_member = select(
+                HouseholdMember.person_id.label("pid"), HouseholdMember.account_id
+            ).where(bulk.id_in(HouseholdMember.person_id, part, postgresql))
+            as_holder = select(Person.id.label("pid"), Person.account_id).where(
+                bulk.id_in(Person.id, part, postgresql), Person.account_id.is_not(None)
+            )
+            accounts = union(as_member, as_holder).subquery()
+            stmt = (
+                select(accounts.c.pid, HouseholdMember.person_id)
+                .join(HouseholdMember, HouseholdMember.account_id == accounts.c.account_id)
+                .where(HouseholdMember.person_id != accounts.c.pid)
+            )
+            for pid, member in self.session.execute(stmt):
+                out.setdefault(pid, set()).add(member)
+        return {pid: sorted(members) for pid, members in out.items()}
+
+    def same_address(self, person_ids: Collection[int]) -> dict[int, list[int]]:
+        """For each of these people, the others registered at the same address (as written)
+        in the same commune; merged-away records left out."""
+        out: dict[int, list[int]] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        other = aliased(Person)
+        for part in bulk.id_chunks(person_ids, postgresql):
+            stmt = (
+                select(Person.id, other.id)
+                .join(
+                    other,
+                    and_(
+                        other.unit_code == Person.unit_code,
+                        other.address == Person.address,
+                        other.id != Person.id,
+                    ),
+                )
+                .where(
+                    bulk.id_in(Person.id, part, postgresql),
+                    Person.address.is_not(None),
+                    Person.address != "",
+                    other.merged_into.is_(None),
+                )
+                .order_by(Person.id, other.id)
+            )
+            for pid, neighbour in self.session.execute(stmt):
+                out.setdefault(pid, []).append(neighbour)
+        return out
+
+    def fellow_travellers(self, person_ids: Collection[int]) -> dict[int, list[Trip]]:
+        """For each of these people, who declared the same trip (``trip_key``) as they did."""
+        out: dict[int, list[Trip]] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        other = aliased(Declaration)
+        for part in bulk.id_chunks(person_ids, postgresql):
+            stmt = (
+                select(Declaration.person_id, Declaration.id, other.person_id, other.id)
+                .add_columns(Declaration.trip_key)
+                .join(
+                    other,
+                    and_(
+                        other.trip_key == Declaration.trip_key,
+                        other.person_id != Declaration.person_id,
+                    ),
+                )
+                .where(
+                    bulk.id_in(Declaration.person_id, part, postgresql),
+                    Declaration.trip_key.is_not(None),
+                )
+                .order_by(Declaration.person_id, other.id)
+            )
+            for pid, own, companion, theirs, key in self.session.execute(stmt):
+                out.setdefault(pid, []).append(Trip(key, own, companion, theirs))
+        return out
 
     def people(self, ids: Collection[int]) -> dict[int, Person]:
         if not ids:
@@ -139,9 +512,21 @@ class TracingRepository:
 
     # Contacts ---------------------------------------------------------------------------------
     def reports(self, case_id: int) -> Sequence[ContactReport]:
-        return self.session.scalars(
-            select(ContactReport).where(ContactReport.case_id == case_id)
-        ).all()
+        return self.reports_of([case_id]).get(case_id, [])
+
+    def reports_of(self, case_ids: Collection[int]) -> dict[int, list[ContactReport]]:
+        """Contacts named for these cases (by hand, or shared), by case id."""
+        out: dict[int, list[ContactReport]] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(case_ids, postgresql):
+            stmt = (
+                select(ContactReport)
+                .where(bulk.id_in(ContactReport.case_id, part, postgresql))
+                .order_by(ContactReport.id)
+            )
+            for report in self.session.scalars(stmt):
+                out.setdefault(report.case_id, []).append(report)
+        return out
 
     def add_report(self, report: ContactReport) -> None:
         self.session.add(report)
@@ -154,9 +539,41 @@ class TracingRepository:
     def contact(self, contact_id: int) -> Contact | None:
         return self.session.get(Contact, contact_id)
 
-    def add_contacts(self, contacts: list[Contact]) -> None:
-        self.session.add_all(contacts)
-        self.session.flush()
+    def contact_ids_of(self, case_ids: Collection[int]) -> dict[int, dict[int, int]]:
+        """Contact row id by person id, by case id."""
+        out: dict[int, dict[int, int]] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(case_ids, postgresql):
+            stmt = select(Contact.case_id, Contact.person_id, Contact.id).where(
+                bulk.id_in(Contact.case_id, part, postgresql)
+            )
+            for case_id, pid, cid in self.session.execute(stmt):
+                out.setdefault(case_id, {})[pid] = cid
+        return out
+
+    def person_units(self, ids: Collection[int]) -> dict[int, str | None]:
+        """The administrative unit of each person's address."""
+        out: dict[int, str | None] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(ids, postgresql):
+            stmt = select(Person.id, Person.unit_code).where(
+                bulk.id_in(Person.id, part, postgresql)
+            )
+            out.update({pid: unit for pid, unit in self.session.execute(stmt)})
+        return out
+
+    def insert_contacts(self, rows: list[dict[str, object]]) -> None:
+        """New contact rows in one statement (not one ORM object per row)."""
+        bulk.insert_rows(self.session, _CONTACTS, rows)
+
+    def update_contacts(self, rows: list[dict[str, object]]) -> None:
+        """Changed links of contacts already listed, by id, in one statement; contact objects
+        this session holds are expired so they reload the new values."""
+        bulk.update_rows(self.session, _CONTACTS, "id", rows)
+        if rows:
+            for held in list(self.session.identity_map.values()):
+                if isinstance(held, Contact):
+                    self.session.expire(held)
 
     def remove_contacts(self, case_id: int, person_ids: Collection[int]) -> None:
         if person_ids:

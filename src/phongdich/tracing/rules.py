@@ -42,7 +42,8 @@ This is the text to read when someone asks "why is this person F1?".
    risk = (certain minutes + 0.5 × estimated minutes) / 15 × the place's risk factor.
    1.0 means "15 minutes together at an ordinary place"; 4.0 means an hour. Contacts from other
    sources get a fixed risk (``SOURCE_RISK``): living in the same household is 3.0, the
-   strongest; contacts named in an interview, declared, or from Bluetooth are 1.0.
+   strongest; the same address without a declared household 2.0; contacts named in an
+   interview, travelling on the same trip (movement declarations), or from Bluetooth are 1.0.
 
 5. F1, F2 and the strongest link (``strongest``)
    F1 is a contact of the case, F2 a contact of an F1, and so on. One person may be linked many
@@ -57,7 +58,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 # --- The infectious window -------------------------------------------------------------------
@@ -262,6 +263,17 @@ def expose(
     if case.person_id == contact.person_id or case.checkpoint_id != contact.checkpoint_id:
         return None
     rule = rules.for_type(case.checkpoint_type or contact.checkpoint_type)
+    return _expose(case, contact, window, rule, rules.estimated_factor)
+
+
+def _expose(
+    case: Stay,
+    contact: Stay,
+    window: tuple[datetime, datetime],
+    rule: ResolvedRule,
+    estimated_factor: float,
+) -> Exposure | None:
+    """``expose`` with the rule already resolved (same checkpoint, different people)."""
     # A room rule excludes another room only when both rooms are known: a scan of the
     # checkpoint's general code (no entrance) could have been in any room, so it is kept.
     if (
@@ -291,7 +303,7 @@ def expose(
     else:
         certain = span
     minutes, certain_minutes = _minutes(span), _minutes(certain)
-    weighted = certain_minutes + rules.estimated_factor * (minutes - certain_minutes)
+    weighted = certain_minutes + estimated_factor * (minutes - certain_minutes)
     return Exposure(
         case_visit_id=case.visit_id,
         contact_visit_id=contact.visit_id,
@@ -321,9 +333,19 @@ def exposures(
     for stay in candidates:
         by_checkpoint[stay.checkpoint_id].append(stay)
     found: list[Exposure] = []
+    resolved: dict[str, ResolvedRule] = {}
     for case in case_stays:
-        for contact in by_checkpoint.get(case.checkpoint_id, ()):
-            exposure = expose(case, contact, window, rules)
+        here = by_checkpoint.get(case.checkpoint_id)
+        if not here:
+            continue
+        for contact in here:
+            if contact.person_id == case.person_id:
+                continue
+            kind = case.checkpoint_type or contact.checkpoint_type
+            rule = resolved.get(kind)
+            if rule is None:
+                rule = resolved[kind] = rules.for_type(kind)
+            exposure = _expose(case, contact, window, rule, rules.estimated_factor)
             if exposure is not None:
                 found.append(exposure)
     found.sort(key=lambda e: (e.start, e.case_visit_id, e.contact_visit_id))
@@ -334,16 +356,25 @@ def exposures(
 
 SOURCE_VISIT = "visit"
 SOURCE_HOUSEHOLD = "household"
-SOURCE_DECLARED = "declared"
+SOURCE_ADDRESS = "address"  # the same address as written, in the same commune (no household)
+SOURCE_DECLARED = "declared"  # the same trip in movement declarations (vehicle/flight, date)
 SOURCE_MANUAL = "manual"
 SOURCE_BLUETOOTH = "bluetooth"
 # Also the tie-break order between links that are equal in level, risk and time.
-SOURCES = (SOURCE_HOUSEHOLD, SOURCE_VISIT, SOURCE_DECLARED, SOURCE_MANUAL, SOURCE_BLUETOOTH)
+SOURCES = (
+    SOURCE_HOUSEHOLD,
+    SOURCE_ADDRESS,
+    SOURCE_VISIT,
+    SOURCE_DECLARED,
+    SOURCE_MANUAL,
+    SOURCE_BLUETOOTH,
+)
 
 # Default risks of the non-visit sources (visits compute theirs from the overlap).
 SOURCE_RISK: Mapping[str, float] = MappingProxyType(
     {
         SOURCE_HOUSEHOLD: 3.0,  # living together: the strongest contact
+        SOURCE_ADDRESS: 2.0,  # the same dwelling, not declared as one household
         SOURCE_DECLARED: 1.0,
         SOURCE_MANUAL: 1.0,
         SOURCE_BLUETOOTH: 1.0,
@@ -409,11 +440,34 @@ def merge_evidence(links: Iterable[ContactLink]) -> dict[int, list[ContactLink]]
     for link in links:
         per_person[link.person_id].append(link)
     return {
-        person_id: sorted(per_person[person_id], key=_strength_key)
-        for person_id in sorted(per_person)
+        person_id: found if len(found) == 1 else sorted(found, key=_strength_key)
+        for person_id, found in sorted(per_person.items())
     }
 
 
 def strongest(links: Iterable[ContactLink]) -> dict[int, ContactLink]:
     """One link per person: the lowest level, then the highest risk, then the latest exposure."""
-    return {person_id: found[0] for person_id, found in merge_evidence(links).items()}
+    return strongest_of(merge_evidence(links))
+
+
+def strongest_of(evidence: Mapping[int, list[ContactLink]]) -> dict[int, ContactLink]:
+    """The strongest link per person of ``merge_evidence``'s result (its first)."""
+    return {person_id: found[0] for person_id, found in evidence.items()}
+
+
+# --- Trips in movement declarations ------------------------------------------------------------
+
+
+def trip_key(transport: str, vehicle_no: str, travel_date: date) -> str | None:
+    """What two movement declarations share when their authors travelled together: the means
+    of transport, the vehicle (plate, flight or train number; spaces and dashes ignored,
+    upper case) and the day. None when no vehicle is given (a trip by one's own means)."""
+    vehicle = "".join(ch for ch in vehicle_no.upper() if ch.isalnum())
+    if not vehicle:
+        return None
+    return f"{transport}:{vehicle}:{travel_date.isoformat()}"
+
+
+def trip_day(key: str) -> date:
+    """The travel day of a ``trip_key``."""
+    return date.fromisoformat(key.rsplit(":", 1)[1])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -14,14 +14,14 @@ from phongdich.accounts.models import Official
 from phongdich.accounts.service import AccountService, Principal
 from phongdich.config import Settings
 from phongdich.geo.service import UnitService
-from phongdich.kit.clock import fmt_local, utcnow
+from phongdich.kit.clock import VN, fmt_local, utcnow
 from phongdich.kit.errors import Forbidden, Invalid, NotFound
 from phongdich.kit.i18n import t
 from phongdich.people.models import Person
 from phongdich.tracing import rules
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
-from phongdich.tracing.repository import TracingRepository, VisitRow
-from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED
+from phongdich.tracing.repository import CaseRange, TracingRepository, Trip, VisitRow
+from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED, longest_visit
 
 CASE_SOURCES = ("community", "imported", "cluster", "unknown")
 FOLLOW_UP = ("to_call", "notified", "quarantined", "tested", "cleared", "lost")
@@ -36,6 +36,27 @@ class TraceSummary:
     f2: int
     by_source: dict[str, int]
     seconds: float
+
+
+Link = rules.ContactLink
+
+
+@dataclass(frozen=True)
+class Around:
+    """Who is known to be around a case without computing any overlap."""
+
+    household: list[int]
+    same_address: list[int]
+    trips: list[Trip]
+    reports: list[ContactReport]
+
+
+@dataclass(frozen=True)
+class Found:
+    """Contacts found for a case: the strongest link per person, and all links per person."""
+
+    best: dict[int, rules.ContactLink]
+    evidence: dict[int, list[rules.ContactLink]]
 
 
 def stay_of(
@@ -64,6 +85,12 @@ def stay_of(
         if row.entrance_id in rooms
         else kinds.get(row.checkpoint_id, ("", ""))[0],
     )
+
+
+def longest_visits(kinds: dict[int, tuple[str, str]]) -> dict[int, timedelta]:
+    """The longest possible visit at each checkpoint (by id), from its type: what bounds the
+    overlap query's index range scan below."""
+    return {cid: longest_visit(kind) for cid, (kind, _name) in kinds.items()}
 
 
 class TracingService:
@@ -137,37 +164,31 @@ class TracingService:
         store one entry per person with its strongest link; follow-up status and assignment of
         people already listed are kept."""
         started = utcnow()
+        found = self.find(case, depth)
+        self._store({case.id: found})
+        case.traced_at = utcnow()
+        counts: dict[str, int] = {}
+        for link in found.best.values():
+            counts[link.source] = counts.get(link.source, 0) + 1
+        return TraceSummary(
+            case_id=case.id,
+            f1=sum(1 for x in found.best.values() if x.level == 1),
+            f2=sum(1 for x in found.best.values() if x.level == 2),
+            by_source=counts,
+            seconds=(utcnow() - started).total_seconds(),
+        )
+
+    def find(self, case: Case, depth: int | None = None) -> Found:
+        """The contacts of the case down to ``depth``, nothing stored: the strongest link and
+        every link (strongest first) per person."""
         depth = depth or self.settings.trace_depth
-        now = started
+        now = utcnow()
         overlap = self.overlap_rules()
         window = (case.window_start, min(case.window_end, now))
         links: list[rules.ContactLink] = []
         case_links = self._visit_links({case.person_id: window}, level=1, overlap=overlap, now=now)
         links += case_links
-        for member in self.repo.household_of(case.person_id):
-            links.append(
-                rules.ContactLink(
-                    person_id=member,
-                    level=1,
-                    source="household",
-                    via_person_id=case.person_id,
-                    risk=rules.SOURCE_RISK["household"],
-                    last_exposure=window[1],
-                    evidence={"household": True},
-                )
-            )
-        for report in self.repo.reports(case.id):
-            links.append(
-                rules.ContactLink(
-                    person_id=report.person_id,
-                    level=1,
-                    source=report.source,
-                    via_person_id=case.person_id,
-                    risk=rules.SOURCE_RISK.get(report.source, 1.0),
-                    last_exposure=report.exposed_at,
-                    evidence={"report": report.id, "note": report.note},
-                )
-            )
+        links += self._known_links(case, window, self._around([case])[case.id])
         frontier = rules.strongest(links)
         level = 1
         while level < depth and frontier:
@@ -178,7 +199,15 @@ class TracingService:
                 for pid, link in frontier.items()
                 if pid != case.person_id and link.last_exposure < now
             }
-            found = self._visit_links(windows, level=level, overlap=overlap, now=now)
+            # Hundreds of people, thousands of stays: the overlap is computed in bulk, and
+            # each person keeps their strongest exposure to each of the previous level.
+            found = [
+                link
+                for group in self._overlap_links(
+                    [(pid, pid, w) for pid, w in windows.items()], level, overlap, now
+                ).values()
+                for link in group
+            ]
             links += found
             if level >= depth:
                 break  # the last level: nobody's contacts are looked for after it
@@ -187,19 +216,172 @@ class TracingService:
                 pid: link for pid, link in rules.strongest(found).items() if pid not in closer
             }
         evidence = rules.merge_evidence(x for x in links if x.person_id != case.person_id)
-        best = rules.strongest(x for x in links if x.person_id != case.person_id)
-        self._store(case, best, evidence)
-        case.traced_at = utcnow()
-        counts: dict[str, int] = {}
-        for link in best.values():
-            counts[link.source] = counts.get(link.source, 0) + 1
-        return TraceSummary(
-            case_id=case.id,
-            f1=sum(1 for x in best.values() if x.level == 1),
-            f2=sum(1 for x in best.values() if x.level == 2),
-            by_source=counts,
-            seconds=(utcnow() - started).total_seconds(),
+        return Found(best=rules.strongest_of(evidence), evidence=evidence)
+
+    def _around(self, cases: Sequence[Case]) -> dict[int, Around]:
+        """The people known to be around each case without any overlap to compute."""
+        persons = {c.person_id for c in cases}
+        households = self.repo.households(persons)
+        neighbours = self.repo.same_address(persons)
+        trips = self.repo.fellow_travellers(persons)
+        reports = self.repo.reports_of([c.id for c in cases])
+        return {
+            c.id: Around(
+                household=households.get(c.person_id, []),
+                same_address=neighbours.get(c.person_id, []),
+                trips=trips.get(c.person_id, []),
+                reports=reports.get(c.id, []),
+            )
+            for c in cases
+        }
+
+    def _known_links(
+        self, case: Case, window: tuple[datetime, datetime], around: Around
+    ) -> list[rules.ContactLink]:
+        """F1 links that need no overlap: the case's household, people at the same address,
+        fellow travellers on a trip inside the infectious window (movement declarations), and
+        contacts named for the case (by a tracer, or shared from Bluetooth)."""
+
+        def link(pid: int, source: str, at: datetime, evidence: dict[str, object]) -> Link:
+            return rules.ContactLink(
+                person_id=pid,
+                level=1,
+                source=source,
+                via_person_id=case.person_id,
+                risk=rules.SOURCE_RISK.get(source, 1.0),
+                last_exposure=at,
+                evidence=evidence,
+            )
+
+        links = [
+            link(m, rules.SOURCE_HOUSEHOLD, window[1], {"household": True})
+            for m in around.household
+        ]
+        links += [
+            link(m, rules.SOURCE_ADDRESS, window[1], {"same_address": True})
+            for m in around.same_address
+        ]
+        first_day, last_day = window[0].astimezone(VN).date(), window[1].astimezone(VN).date()
+        for trip in around.trips:
+            day = rules.trip_day(trip.key)
+            if not first_day <= day <= last_day:
+                continue
+            end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=VN)
+            transport, vehicle, _ = trip.key.split(":", 2)
+            evidence: dict[str, object] = {
+                "trip": trip.key,
+                "transport": transport,
+                "vehicle_no": vehicle,
+                "travel_date": day.isoformat(),
+                "case_declaration_id": trip.case_declaration_id,
+                "declaration_id": trip.declaration_id,
+            }
+            links.append(
+                link(trip.person_id, rules.SOURCE_DECLARED, min(window[1], end_of_day), evidence)
+            )
+        links += [
+            link(
+                report.person_id,
+                report.source,
+                report.exposed_at,
+                {"report": report.id, "note": report.note, **report_details(report)},
+            )
+            for report in around.reports
+        ]
+        return links
+
+    def find_many(self, cases: Sequence[Case]) -> dict[int, Found]:
+        """The F1 of many cases at once (a day's new cases), nothing stored: the overlap of
+        every case stay with everyone's visits is computed by the database in one statement
+        (``TracingRepository.strongest_exposures``, the arithmetic of ``rules.expose``), so
+        each person's evidence is their strongest exposure to the case; households and named
+        contacts as in ``find``. ``find`` (one case, every exposure as evidence) stays the
+        reference."""
+        if not cases:
+            return {}
+        now = utcnow()
+        windows = {c.id: (c.window_start, min(c.window_end, now)) for c in cases}
+        links = self._overlap_links(
+            [(c.id, c.person_id, windows[c.id]) for c in cases], 1, self.overlap_rules(), now
         )
+        around = self._around(cases)
+        found: dict[int, Found] = {}
+        for c in cases:
+            own = links.get(c.id, []) + self._known_links(c, windows[c.id], around[c.id])
+            evidence = rules.merge_evidence(x for x in own if x.person_id != c.person_id)
+            found[c.id] = Found(best=rules.strongest_of(evidence), evidence=evidence)
+        return found
+
+    def _overlap_links(
+        self,
+        sources: Sequence[tuple[int, int, tuple[datetime, datetime]]],
+        level: int,
+        overlap: rules.OverlapRules,
+        now: datetime,
+    ) -> dict[int, list[rules.ContactLink]]:
+        """Links of everyone whose visits overlapped the sources' stays, computed by the
+        database in bulk (``TracingRepository.strongest_exposures``, the arithmetic of
+        ``rules.expose``): each source is (a key, the person, their window), and each
+        person's link to a key is their strongest exposure to that person's stays."""
+        if not sources:
+            return {}
+        by_person: dict[int, list[tuple[int, tuple[datetime, datetime]]]] = {}
+        for key, person_id, window in sources:
+            by_person.setdefault(person_id, []).append((key, window))
+        start = min(w[0] for _k, _p, w in sources)
+        end = max(w[1] for _k, _p, w in sources)
+        rows = self.repo.stays_of(set(by_person), start, end)
+        kinds = self.repo.checkpoint_types({r.checkpoint_id for r in rows})
+        rooms = self.repo.room_entrances({r.entrance_id for r in rows if r.entrance_id})
+        ranges: list[CaseRange] = []
+        for row in rows:
+            stay = stay_of(row, kinds, now, rooms)
+            for key, w in by_person[row.person_id]:
+                present_from, present_to = max(stay.start, w[0]), min(stay.end, w[1])
+                if present_to <= present_from:
+                    continue
+                rule = overlap.for_type(stay.checkpoint_type)
+                ranges.append(
+                    CaseRange(
+                        case_id=key,
+                        case_person_id=row.person_id,
+                        case_visit_id=row.id,
+                        checkpoint_id=row.checkpoint_id,
+                        entrance_id=row.entrance_id,
+                        present_from=present_from,
+                        present_to=present_to,
+                        case_estimated_end=stay.end if stay.end_estimated else None,
+                        after_margin=rule.after_margin,
+                        min_overlap=rule.min_overlap,
+                        same_entrance=rule.same_entrance,
+                        risk_factor=rule.risk_factor,
+                        rule=rule.name,
+                        earliest_check_in=present_from
+                        - longest_visit(kinds.get(row.checkpoint_id, ("", ""))[0]),
+                    )
+                )
+        exposures = self.repo.strongest_exposures(
+            ranges, now, overlap.estimated_factor, rules.RISK_UNIT_MINUTES
+        )
+        person_of = {key: person_id for key, person_id, _w in sources}
+        links: dict[int, list[rules.ContactLink]] = {}
+        for x in exposures:
+            exposure = rules.Exposure(
+                case_visit_id=x.case_visit_id,
+                contact_visit_id=x.contact_visit_id,
+                contact_person_id=x.person_id,
+                checkpoint_id=x.checkpoint_id,
+                start=x.start,
+                end=x.end,
+                minutes=x.seconds / 60,
+                certain_minutes=x.certain_seconds / 60,
+                rule=x.rule,
+                risk=x.risk,
+            )
+            links.setdefault(x.case_id, []).append(
+                _visit_link(exposure, level, person_of[x.case_id], kinds)
+            )
+        return links
 
     def _visit_links(
         self,
@@ -226,8 +408,8 @@ class TracingService:
             ranges.append(
                 (row.checkpoint_id, max(row.check_in_at, w[0]), min(visit_end, w[1]) + margin)
             )
-        candidates = self.repo.present_at(ranges)
         kinds = self.repo.checkpoint_types({r.checkpoint_id for r in sources})
+        candidates = self.repo.present_at(ranges, longest_visits(kinds))
         rooms = self.repo.room_entrances(
             {r.entrance_id for r in [*sources, *candidates] if r.entrance_id is not None}
         )
@@ -238,60 +420,84 @@ class TracingService:
         others = [stay_of(r, kinds, now, rooms) for r in candidates]
         for pid, stays in by_person.items():
             for exposure in rules.exposures(stays, others, windows[pid], overlap):
-                found.append(
-                    rules.ContactLink(
-                        person_id=exposure.contact_person_id,
-                        level=level,
-                        source="visit",
-                        via_person_id=pid,
-                        risk=exposure.risk,
-                        last_exposure=exposure.end,
-                        evidence={
-                            "checkpoint_id": exposure.checkpoint_id,
-                            "checkpoint": kinds.get(exposure.checkpoint_id, ("", ""))[1],
-                            "case_visit_id": exposure.case_visit_id,
-                            "contact_visit_id": exposure.contact_visit_id,
-                            "start": exposure.start.isoformat(),
-                            "end": exposure.end.isoformat(),
-                            "minutes": exposure.minutes,
-                            "certain_minutes": exposure.certain_minutes,
-                            "rule": exposure.rule,
-                        },
-                    )
-                )
+                found.append(_visit_link(exposure, level, pid, kinds))
         return found
 
-    def _store(
-        self,
-        case: Case,
-        best: dict[int, rules.ContactLink],
-        evidence: dict[int, list[rules.ContactLink]],
-    ) -> None:
-        existing = self.repo.contacts(case.id)
-        people = self.repo.people(set(best) - set(existing))
-        stale = [pid for pid in existing if pid not in best]
-        self.repo.remove_contacts(case.id, stale)
-        new: list[Contact] = []
-        now = utcnow()
-        for pid, link in best.items():
-            proof = json.dumps(
-                [_link_json(x) for x in evidence.get(pid, [link])[:20]],
-                ensure_ascii=False,
-            )
-            row = existing.get(pid)
-            if row is None:
-                person = people.get(pid)
-                row = Contact(
+    def trace_many(self, cases: Sequence[Case]) -> list[TraceSummary]:
+        """The F1 of many cases at once (``find_many``), stored as ``trace`` stores."""
+        started = utcnow()
+        found = self.find_many(cases)
+        self._store(found)
+        summaries = []
+        for case in cases:
+            best = found[case.id].best
+            case.traced_at = utcnow()
+            counts: dict[str, int] = {}
+            for link in best.values():
+                counts[link.source] = counts.get(link.source, 0) + 1
+            summaries.append(
+                TraceSummary(
                     case_id=case.id,
-                    person_id=pid,
-                    status="to_call",
-                    assigned_unit=person.unit_code if person else None,
+                    f1=sum(1 for x in best.values() if x.level == 1),
+                    f2=sum(1 for x in best.values() if x.level == 2),
+                    by_source=counts,
+                    seconds=(utcnow() - started).total_seconds(),
                 )
-                new.append(row)
-            row.level, row.source, row.via_person_id = link.level, link.source, link.via_person_id
-            row.risk, row.last_exposure, row.evidence = link.risk, link.last_exposure, proof
-            row.updated_at = now
-        self.repo.add_contacts(new)
+            )
+        return summaries
+
+    def _store(self, found: dict[int, Found]) -> None:
+        """One row per contact and case, in bulk statements (a busy venue gives a case a
+        thousand contacts): new people are inserted with their address's unit as the follow-up
+        station, people already listed keep their follow-up status and assignment, people no
+        longer found are removed."""
+        existing = self.repo.contact_ids_of(found)
+        for case_id, result in found.items():
+            listed = existing.get(case_id, {})
+            self.repo.remove_contacts(case_id, [p for p in listed if p not in result.best])
+        units = self.repo.person_units(
+            {
+                pid
+                for case_id, result in found.items()
+                for pid in result.best
+                if pid not in existing.get(case_id, {})
+            }
+        )
+        now = utcnow()
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for case_id, result in found.items():
+            listed = existing.get(case_id, {})
+            for pid, link in result.best.items():
+                proof = json.dumps(
+                    [link_json(x) for x in result.evidence.get(pid, [link])[:20]],
+                    ensure_ascii=False,
+                )
+                values: dict[str, object] = {
+                    "level": link.level,
+                    "source": link.source,
+                    "via_person_id": link.via_person_id,
+                    "risk": link.risk,
+                    "last_exposure": link.last_exposure,
+                    "evidence": proof,
+                    "updated_at": now,
+                }
+                contact_id = listed.get(pid)
+                if contact_id is None:
+                    inserts.append(
+                        {
+                            **values,
+                            "case_id": case_id,
+                            "person_id": pid,
+                            "status": "to_call",
+                            "assigned_unit": units.get(pid),
+                            "created_at": now,
+                        }
+                    )
+                else:
+                    updates.append({**values, "id": contact_id})
+        self.repo.insert_contacts(inserts)
+        self.repo.update_contacts(updates)
 
     # Follow-up --------------------------------------------------------------------------------
     def report_contact(
@@ -481,7 +687,43 @@ class TracingService:
         )
 
 
-def _link_json(link: rules.ContactLink) -> dict[str, object]:
+def report_details(report: ContactReport) -> dict[str, object]:
+    """The evidence a shared report carries (Bluetooth: date, minutes, weighted minutes,
+    attenuation), JSON in ``details``; nothing when there is none or it is unreadable."""
+    try:
+        details = json.loads(report.details or "{}")
+    except ValueError:
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+def _visit_link(
+    exposure: rules.Exposure, level: int, via: int, kinds: dict[int, tuple[str, str]]
+) -> rules.ContactLink:
+    """The contact link of an overlap at a checkpoint, with its evidence as stored."""
+    return rules.ContactLink(
+        person_id=exposure.contact_person_id,
+        level=level,
+        source=rules.SOURCE_VISIT,
+        via_person_id=via,
+        risk=exposure.risk,
+        last_exposure=exposure.end,
+        evidence={
+            "checkpoint_id": exposure.checkpoint_id,
+            "checkpoint": kinds.get(exposure.checkpoint_id, ("", ""))[1],
+            "case_visit_id": exposure.case_visit_id,
+            "contact_visit_id": exposure.contact_visit_id,
+            "start": exposure.start.isoformat(),
+            "end": exposure.end.isoformat(),
+            "minutes": exposure.minutes,
+            "certain_minutes": exposure.certain_minutes,
+            "rule": exposure.rule,
+        },
+    )
+
+
+def link_json(link: rules.ContactLink) -> dict[str, object]:
+    """A link as tracing stores it in ``contacts.evidence``."""
     return {
         "level": link.level,
         "source": link.source,

@@ -34,12 +34,19 @@ class Visit(Base):
 
     __table_args__ = (
         # Who was at this checkpoint when: the tracing range scan and the owners' lists.
-        # On PostgreSQL it covers the overlap query (no heap visits for tracing).
+        # On PostgreSQL it covers the overlap queries (index-only scans for tracing).
         Index(
             "ix_visits_checkpoint_in",
             "checkpoint_id",
             "check_in_at",
-            postgresql_include=["check_out_at", "auto_out_at", "person_id", "entrance_id"],
+            postgresql_include=[
+                "id",
+                "check_out_at",
+                "auto_out_at",
+                "person_id",
+                "entrance_id",
+                "out_method",
+            ],
         ),
         Index("ix_visits_person_in", "person_id", "check_in_at"),
         Index("ix_visits_check_in_at", "check_in_at"),

@@ -47,11 +47,17 @@ OUT_METHODS = (OUT_SCANNED, OUT_AUTOMATIC, OUT_SUPERSEDED, OUT_STAFF)
 DIRECTIONS = ("in", "out", "auto")
 
 
+def longest_visit(checkpoint_type: str) -> timedelta:
+    """The longest a visit to a checkpoint of this type can last: its automatic check-out (a
+    check-out or a check-in elsewhere only ends it earlier)."""
+    return DEFAULT_DURATIONS.get(checkpoint_type, DEFAULT_DURATIONS["other"])
+
+
 def auto_checkout_at(
     checkpoint_type: str, check_in: datetime, event_end: datetime | None
 ) -> datetime:
     """When a visit that nobody checks out ends: the type's default length, or the event's end."""
-    end = check_in + DEFAULT_DURATIONS.get(checkpoint_type, DEFAULT_DURATIONS["other"])
+    end = check_in + longest_visit(checkpoint_type)
     if event_end is not None and check_in < event_end < end:
         return event_end
     return end

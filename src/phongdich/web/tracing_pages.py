@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -24,6 +24,7 @@ from phongdich.kit.clock import VN, fmt_local, parse_local, utcnow
 from phongdich.kit.errors import DomainError, Invalid
 from phongdich.people.models import Person
 from phongdich.people.service import OfficialPeopleService
+from phongdich.proximity.service import IssuedCode, ProximityService
 from phongdich.tracing import rules
 from phongdich.tracing.models import Case, Contact
 from phongdich.tracing.repository import TracingRepository
@@ -53,9 +54,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "source": {
         rules.SOURCE_VISIT: ("Cùng địa điểm", "Same place"),
         rules.SOURCE_HOUSEHOLD: ("Cùng hộ gia đình", "Same household"),
-        rules.SOURCE_DECLARED: ("Tự khai báo", "Self-declared"),
+        rules.SOURCE_ADDRESS: ("Cùng địa chỉ", "Same address"),
+        rules.SOURCE_DECLARED: ("Cùng chuyến đi (tờ khai di chuyển)", "Same trip (declared)"),
         rules.SOURCE_MANUAL: ("Điều tra viên bổ sung", "Named by a tracer"),
-        rules.SOURCE_BLUETOOTH: ("Bluetooth", "Bluetooth"),
+        rules.SOURCE_BLUETOOTH: ("Bluetooth (Bluezone)", "Bluetooth (Bluezone)"),
     },
     "status": {
         "to_call": ("Cần liên hệ", "To call"),
@@ -393,6 +395,13 @@ def _evidence(
                 "start": fmt_local(_iso(e.get("start"))),
                 "end": fmt_local(_iso(e.get("end"))),
                 "note": e.get("note", ""),
+                # Bluetooth (Bluezone) exposures shared by the contact: their own figures.
+                "date": _day(e.get("date")),
+                "weighted_minutes": _minutes(e.get("weighted_minutes")),
+                # Fellow travellers (movement declarations): the vehicle and the day.
+                "vehicle_no": e.get("vehicle_no", ""),
+                "travel_date": _day(e.get("travel_date")),
+                "min_attenuation": _minutes(e.get("min_attenuation")),
                 "via": (
                     "F0"
                     if via == case.person_id
@@ -410,6 +419,16 @@ def _minutes(value: object) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if float(value).is_integer() else round(value, 1)
+
+
+def _day(value: object) -> str:
+    """A yyyy-mm-dd day as dd/mm/yyyy (empty when missing or unreadable)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return ""
 
 
 def _iso(value: object) -> datetime | None:
@@ -433,6 +452,7 @@ def _case_page(
     report: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    issued: IssuedCode | None = None,
 ) -> Response:
     service = TracingService(db, settings)
     case = service.case_for(official, case_id)
@@ -508,6 +528,15 @@ def _case_page(
         "unit_names": unit_names,
         "report": report or {"person_id": "", "exposed_at": "", "note": ""},
         "error": error,
+        # A Bluezone verification code just issued: shown once, never stored in clear.
+        "issued": (
+            {
+                "code": f"{issued.code[:4]} {issued.code[4:]}",
+                "expires": fmt_local(issued.expires_at),
+            }
+            if issued
+            else None
+        ),
     }
     return _page(request, "tracing_case.html", ctx, status_code=status_code)
 
@@ -604,6 +633,23 @@ def tracing_report(
             status_code=exc.status_code,
         )
     return redirect(_case_url(case_id, done="reported"))
+
+
+@router.post("/officials/tracing/cases/{case_id}/verification-code", response_class=HTMLResponse)
+def tracing_verification_code(
+    request: Request,
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Issue a Bluezone verification code for the case and show it once on the case page (the
+    page is not cached; reloading issues another code)."""
+    issued = ProximityService(db, settings).issue_code(principal, official, case_id)
+    return _case_page(
+        request, principal, official, db, settings, case_id, _filters("", "", ""), issued=issued
+    )
 
 
 @router.post("/officials/tracing/contacts/{contact_id}/status", response_class=HTMLResponse)

@@ -1,0 +1,106 @@
+"""Bulk tracing (a day's new cases at once) against the one-case reference, on both databases.
+
+``find_many`` computes the overlap of every case stay in the database (the arithmetic of
+``rules.expose`` in SQL); ``find`` runs the pure rules in Python. On a simulated province —
+markets, offices, meeting rooms, traffic posts, forgotten check-outs — both must name the same
+contacts with the same strongest risk and exposure time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from phongdich.accounts.models import Official
+from phongdich.accounts.service import Principal
+from phongdich.geo.repository import UnitRepository
+from phongdich.tracing.models import Case
+from phongdich.tracing.service import TracingService
+from phongdich.tracing.sim_load import load
+from phongdich.tracing.simulate import SimConfig, simulate
+from tests.conftest import Env, World
+
+
+def _province_with_cases(env: Env, world: World) -> list[int]:
+    with env.session() as s:
+        communes = [u.code for u in UnitRepository(s).children("01")][:6]
+        sim = simulate(SimConfig(people=500, days=8, seed=11, initial_cases=6), communes)
+        loaded = load(s, sim)
+        official = s.get(Official, world.admin.id)
+        assert official is not None
+        service = TracingService(s, env.settings)
+        principal = Principal(kind="official", official=official)
+        ids = []
+        for infection in sim.infections:
+            if infection.test_at > sim.end:
+                continue
+            case = service.open_case(
+                principal,
+                official,
+                loaded.person_ids[infection.person_id],
+                infection.test_at,
+                infection.onset_at,
+                infection.test_at,
+            )
+            ids.append(case.id)
+        s.commit()
+    return ids
+
+
+def test_bulk_finds_the_same_contacts_as_the_one_case_rules(env: Env, world: World) -> None:
+    case_ids = _province_with_cases(env, world)
+    assert len(case_ids) >= 5
+    with env.session() as s:
+        cases = [s.get(Case, i) for i in case_ids]
+        service = TracingService(s, env.settings)
+        bulk = service.find_many([c for c in cases if c is not None])
+        compared = 0
+        rules_seen: set[str] = set()
+        for case in cases:
+            assert case is not None
+            one = service.find(case, depth=1)
+            assert set(bulk[case.id].best) == set(one.best), case.id
+            for pid, link in one.best.items():
+                other = bulk[case.id].best[pid]
+                assert other.source == link.source
+                assert other.via_person_id == link.via_person_id
+                assert abs(other.risk - link.risk) <= 0.011, (case.id, pid)
+                assert abs(other.last_exposure - link.last_exposure) <= timedelta(seconds=2)
+                if link.source == "visit":
+                    rules_seen.add(str(link.evidence["rule"]))
+                    assert other.evidence["rule"] == link.evidence["rule"]
+                compared += 1
+        # The province gives enough contacts, under more than the default rule, to mean it.
+        assert compared > 50
+        assert "default" in rules_seen
+        assert len(rules_seen) > 1
+
+
+def test_bulk_trace_stores_what_one_case_traces_store(env: Env, world: World) -> None:
+    case_ids = _province_with_cases(env, world)
+    with env.session() as s:
+        cases = [c for c in (s.get(Case, i) for i in case_ids) if c is not None]
+        service = TracingService(s, env.settings)
+        summaries = service.trace_many(cases)
+        s.commit()
+        stored = {c.id: service.repo.contacts(c.id) for c in cases}
+        assert sum(x.f1 for x in summaries) == sum(len(v) for v in stored.values()) > 0
+        assert all(c.traced_at is not None for c in cases)
+        # Tracing one case again keeps its rows (follow-up status survives) and finds the same.
+        first = next(c for c in cases if stored[c.id])
+        row = next(iter(stored[first.id].values()))
+        service.set_status(_official(s, world), row.id, "notified")
+        s.commit()
+        service.trace(first, depth=1)
+        s.commit()
+        again = service.repo.contacts(first.id)
+        assert set(again) == set(stored[first.id])
+        assert again[row.person_id].status == "notified"
+        assert again[row.person_id].id == row.id
+
+
+def _official(s: Session, world: World) -> Official:
+    official = s.get(Official, world.admin.id)
+    assert official is not None
+    return official
