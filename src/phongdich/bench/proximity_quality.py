@@ -149,14 +149,21 @@ def _false_cause(p: PairDay) -> str:
     return "3 m+ apart: shadowing and fading (radio noise)"
 
 
-def _breakdown(rows: list[PairDay], key: Callable[[PairDay], str]) -> dict[str, dict[str, Any]]:
+def _breakdown(
+    rows: list[PairDay], key: Callable[[PairDay], str], truths_only: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Scores per group. Over true contacts only (``truths_only``) there can be no false
+    alarm, so only recall is given."""
     groups: dict[str, list[PairDay]] = defaultdict(list)
     for p in rows:
         groups[key(p)].append(p)
+    names: tuple[str, ...] = ("true_contacts", "tp", "fn", "recall")
+    if not truths_only:
+        names += ("fp", "precision")
     out = {}
     for name in sorted(groups, key=lambda k: -len(groups[k])):
         s = _scores(groups[name], MAIN)
-        out[name] = {k: s[k] for k in ("true_contacts", "tp", "fn", "fp", "recall", "precision")}
+        out[name] = {k: s[k] for k in names}
     return out
 
 
@@ -428,8 +435,10 @@ def run(
         "true_contact_minutes_median": statistics.median(p.close_minutes for p in truths)
         if truths
         else None,
-        "recall_by_place": _breakdown(truths, lambda p: p.place),
-        "recall_by_close_minutes": _breakdown(truths, lambda p: _close_bucket(p.close_minutes)),
+        "recall_by_place": _breakdown(truths, lambda p: p.place, truths_only=True),
+        "recall_by_close_minutes": _breakdown(
+            truths, lambda p: _close_bucket(p.close_minutes), truths_only=True
+        ),
         "by_distance": _breakdown(rows, lambda p: p.distance_bucket),
         "by_carry": _breakdown(rows, lambda p: p.carry),
         "by_model_error": _breakdown(rows, lambda p: _error_bucket(p.model_error_db)),
