@@ -309,7 +309,7 @@ class TracingRepository:
             )
             .order_by(Visit.person_id, Visit.check_in_at)
         )
-        return [VisitRow(*row) for row in self.session.execute(stmt)]
+        return [VisitRow(*row) for row in self.session.execute(stmt).all()]
 
     def present_at(
         self,
@@ -338,7 +338,7 @@ class TracingRepository:
                 "ends": [e for _c, _s, e in ordered],
                 "lows": [s - bounds.get(c, LONGEST_VISIT) for c, s, _e in ordered],
             }
-            for row in self.session.execute(_PRESENT_AT_PG, params):
+            for row in self.session.execute(_PRESENT_AT_PG, params).all():
                 seen.setdefault(row[0], VisitRow(*row))
             return list(seen.values())
         ends = func.coalesce(Visit.check_out_at, Visit.auto_out_at)
@@ -357,7 +357,7 @@ class TracingRepository:
                     )
                 )
             )
-            for row in self.session.execute(stmt):
+            for row in self.session.execute(stmt).all():
                 seen.setdefault(row[0], VisitRow(*row))
         return list(seen.values())
 
@@ -389,7 +389,7 @@ class TracingRepository:
             else:
                 stmt, params = _EXPOSURES_SQLITE, _sqlite_range_params(part, now)
             params |= {"estimated_factor": estimated_factor, "risk_unit": risk_unit_minutes}
-            for row in self.session.execute(stmt, params):
+            for row in self.session.execute(stmt, params).all():
                 exposure = BulkExposure(
                     case_id=row[0],
                     person_id=row[1],

@@ -713,8 +713,10 @@ def _visit_link(
             "checkpoint": kinds.get(exposure.checkpoint_id, ("", ""))[1],
             "case_visit_id": exposure.case_visit_id,
             "contact_visit_id": exposure.contact_visit_id,
-            "start": exposure.start.isoformat(),
-            "end": exposure.end.isoformat(),
+            # Times stay datetimes until stored (``link_json``): most links found are never
+            # written (only each person's strongest twenty are).
+            "start": exposure.start,
+            "end": exposure.end,
             "minutes": exposure.minutes,
             "certain_minutes": exposure.certain_minutes,
             "rule": exposure.rule,
@@ -730,5 +732,5 @@ def link_json(link: rules.ContactLink) -> dict[str, object]:
         "via_person_id": link.via_person_id,
         "risk": link.risk,
         "last_exposure": link.last_exposure.isoformat(),
-        **dict(link.evidence),
+        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in link.evidence.items()},
     }
