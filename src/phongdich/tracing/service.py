@@ -166,17 +166,7 @@ class TracingService:
         started = utcnow()
         found = self.find(case, depth)
         self._store({case.id: found})
-        case.traced_at = utcnow()
-        counts: dict[str, int] = {}
-        for link in found.best.values():
-            counts[link.source] = counts.get(link.source, 0) + 1
-        return TraceSummary(
-            case_id=case.id,
-            f1=sum(1 for x in found.best.values() if x.level == 1),
-            f2=sum(1 for x in found.best.values() if x.level == 2),
-            by_source=counts,
-            seconds=(utcnow() - started).total_seconds(),
-        )
+        return _traced(case, found, started)
 
     def find(self, case: Case, depth: int | None = None) -> Found:
         """The contacts of the case down to ``depth``, nothing stored: the strongest link and
@@ -428,23 +418,7 @@ class TracingService:
         started = utcnow()
         found = self.find_many(cases)
         self._store(found)
-        summaries = []
-        for case in cases:
-            best = found[case.id].best
-            case.traced_at = utcnow()
-            counts: dict[str, int] = {}
-            for link in best.values():
-                counts[link.source] = counts.get(link.source, 0) + 1
-            summaries.append(
-                TraceSummary(
-                    case_id=case.id,
-                    f1=sum(1 for x in best.values() if x.level == 1),
-                    f2=sum(1 for x in best.values() if x.level == 2),
-                    by_source=counts,
-                    seconds=(utcnow() - started).total_seconds(),
-                )
-            )
-        return summaries
+        return [_traced(case, found[case.id], started) for case in cases]
 
     def _store(self, found: dict[int, Found]) -> None:
         """One row per contact and case, in bulk statements (a busy venue gives a case a
@@ -695,6 +669,21 @@ def report_details(report: ContactReport) -> dict[str, object]:
     except ValueError:
         return {}
     return details if isinstance(details, dict) else {}
+
+
+def _traced(case: Case, found: Found, started: datetime) -> TraceSummary:
+    """Mark the case traced; what was found, by level and by source."""
+    case.traced_at = utcnow()
+    counts: dict[str, int] = {}
+    for link in found.best.values():
+        counts[link.source] = counts.get(link.source, 0) + 1
+    return TraceSummary(
+        case_id=case.id,
+        f1=sum(1 for x in found.best.values() if x.level == 1),
+        f2=sum(1 for x in found.best.values() if x.level == 2),
+        by_source=counts,
+        seconds=(utcnow() - started).total_seconds(),
+    )
 
 
 def _visit_link(
