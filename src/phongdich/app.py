@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = factory
     # Group commit of staff scans; it reads app.state.sessionmaker at every batch.
-    app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings)
+    threads = settings.scan_ingest_threads or (2 if engine.dialect.name == "postgresql" else 1)
+    app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings, threads=threads)
 
     app.add_middleware(
         RequestContext,

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # visits and scans older than the retention period are purged.
     visit_dedupe_seconds: int = 600
     visit_retention_days: int = 30
+    # Threads per server process recording staff scans in group-committed batches; 0 = one on
+    # SQLite (one writer at a time anyway), two on PostgreSQL (one records while the other
+    # waits for its commit).
+    scan_ingest_threads: int = Field(default=0, ge=0, le=8)
 
     # Personal health QR (Ed25519): key id (1-255) -> base64url 32-byte private seed. Passes
     # signed with a key verify as long as its id stays here or in the public-only list; new

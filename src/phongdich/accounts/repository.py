@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select
@@ -83,17 +83,6 @@ class AccountRepository:
     # Sessions
     def login_session(self, session_id: str) -> LoginSession | None:
         return self.session.get(LoginSession, session_id)
-
-    def live_sessions(
-        self, session_ids: Collection[str], now: datetime
-    ) -> dict[str, tuple[str, int]]:
-        """Session id -> (kind, subject id) for those of the ids that have not expired."""
-        if not session_ids:
-            return {}
-        stmt = select(LoginSession.id, LoginSession.kind, LoginSession.subject_id).where(
-            LoginSession.id.in_(session_ids), LoginSession.expires_at > now
-        )
-        return {sid: (kind, subject) for sid, kind, subject in self.session.execute(stmt)}
 
     def delete_login_session(self, session_id: str) -> None:
         self.session.execute(delete(LoginSession).where(LoginSession.id == session_id))

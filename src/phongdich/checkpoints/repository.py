@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
@@ -49,28 +49,6 @@ class CheckpointRepository:
 
     def entrance(self, entrance_id: int) -> Entrance | None:
         return self.session.get(Entrance, entrance_id)
-
-    def entrances_by_ids(self, ids: Collection[int]) -> dict[int, Entrance]:
-        if not ids:
-            return {}
-        stmt = select(Entrance).where(Entrance.id.in_(ids))
-        return {e.id: e for e in self.session.scalars(stmt)}
-
-    def get_many(self, ids: Collection[int]) -> dict[int, Checkpoint]:
-        if not ids:
-            return {}
-        return {
-            c.id: c for c in self.session.scalars(select(Checkpoint).where(Checkpoint.id.in_(ids)))
-        }
-
-    def memberships(self, account_ids: Collection[int]) -> set[tuple[int, int]]:
-        """(checkpoint id, account id) of every checkpoint these accounts own or staff."""
-        if not account_ids:
-            return set()
-        stmt = select(CheckpointMember.checkpoint_id, CheckpointMember.account_id).where(
-            CheckpointMember.account_id.in_(account_ids)
-        )
-        return {(c, a) for c, a in self.session.execute(stmt)}
 
     def entrances(self, checkpoint_id: int) -> Sequence[Entrance]:
         stmt = select(Entrance).where(Entrance.checkpoint_id == checkpoint_id).order_by(Entrance.id)

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from phongdich.accounts.repository import AccountRepository
 from phongdich.accounts.service import hash_session_token
 from phongdich.config import Settings
 from phongdich.kit.clock import utcnow
 from phongdich.kit.errors import DomainError, Forbidden, Unauthenticated
+from phongdich.visits.repository import ScanRepository
 from phongdich.visits.service import ScanCommand, ScanOutcome, VisitService
 
 log = logging.getLogger(__name__)
@@ -47,48 +47,61 @@ class Ingestor:
         max_batch: int = 2000,
         linger: float = 0.002,
         linger_until: int = 8,
+        threads: int = 1,
     ) -> None:
-        # One thread keeps every scan of a process in order (two measured no faster on 2 cores).
         # Wait up to ``linger`` seconds for ``linger_until`` requests before recording a batch.
         self.linger, self.linger_until = linger, linger_until
         # The session factory is looked up per batch (tests swap the application's factory).
         self.factory, self.settings, self.max_batch = factory, settings, max_batch
+        # With more than one thread, a batch is recorded while the previous one waits for its
+        # commit (on PostgreSQL the commit's round trip and fsync, not the CPU, bound one
+        # thread). Batches that share a person or a scan id are still recorded in the order
+        # they were taken: a later one waits until every earlier one it overlaps has finished.
+        self.threads = max(1, threads)
         self._waiting: list[Submission] = []
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
-        # The connection the ingest thread keeps between batches (no pool checkout, ping and
+        self._workers: list[threading.Thread] = []
+        self._taken = 0  # sequence number of the last batch taken
+        self._open: dict[int, frozenset[str]] = {}  # batches taken and not finished: their keys
+        # The connection each ingest thread keeps between batches (no pool checkout, ping and
         # reset per batch); dropped after any failure and opened again for the next batch.
-        self._conn: Connection | None = None
+        self._local = threading.local()
 
     def start(self) -> None:
-        """Start (or restart after ``stop``) the ingest thread; called lazily by ``submit``."""
+        """Start (or restart after ``stop``) the ingest threads; called lazily by ``submit``."""
         with self._cond:
             self._stopping = False
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
-                self._thread.start()
+            self._workers = [w for w in self._workers if w.is_alive()]
+            while len(self._workers) < self.threads:
+                worker = threading.Thread(target=self._run, name="scan-ingest", daemon=True)
+                worker.start()
+                self._workers.append(worker)
 
     def stop(self) -> None:
-        """Finish what is waiting, then end the thread."""
+        """Finish what is waiting, then end the threads."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout=10)
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(timeout=10)
 
     def submit(self, session_token: str, commands: Sequence[ScanCommand]) -> Future[list[Answer]]:
         submission = Submission(session_token, commands)
         with self._cond:
             self._waiting.append(submission)
-            self._cond.notify()
-            running = self._thread is not None and not self._stopping
+            # All: a thread waiting for an earlier batch to finish must not take the wake-up
+            # meant for one waiting for work.
+            self._cond.notify_all()
+            running = len(self._workers) == self.threads and not self._stopping
         if not running:
             self.start()
         return submission.future
 
-    def _take(self) -> list[Submission]:
+    def _take(self) -> tuple[int, list[Submission]]:
+        """The next batch and its sequence number, once no earlier unfinished batch shares a
+        person or a scan id with it."""
         with self._cond:
             while not self._waiting and not self._stopping:
                 self._cond.wait()
@@ -108,11 +121,23 @@ class Ingestor:
                 submission = self._waiting.pop(0)
                 size += len(submission.commands)
                 taken.append(submission)
-            return taken
+            if not taken:
+                return 0, taken
+            self._taken += 1
+            seq, keys = self._taken, _keys(taken)
+            self._open[seq] = keys
+            while any(k < seq and not keys.isdisjoint(v) for k, v in self._open.items()):
+                self._cond.wait()
+            return seq, taken
+
+    def _finished(self, seq: int) -> None:
+        with self._cond:
+            del self._open[seq]
+            self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
-            batch = self._take()
+            seq, batch = self._take()
             if not batch:
                 self._drop_connection()
                 return  # stopping and nothing left
@@ -124,6 +149,8 @@ class Ingestor:
                 for submission in batch:
                     submission.future.set_exception(exc)
                 continue
+            finally:
+                self._finished(seq)
             for submission, result in zip(batch, answers, strict=True):
                 submission.future.set_result(result)
 
@@ -131,7 +158,7 @@ class Ingestor:
         """One transaction for the whole batch; returns each submission's answers."""
         session = self._session()
         try:
-            sessions = AccountRepository(session).live_sessions(
+            sessions = ScanRepository(session).live_sessions(
                 {hash_session_token(s.session_token) for s in batch if s.session_token}, utcnow()
             )
             service = VisitService(session, self.settings)
@@ -168,19 +195,31 @@ class Ingestor:
         bind = maker.kw.get("bind")
         if not isinstance(bind, Engine):  # already bound to a connection (tests)
             return maker()
-        conn = self._conn
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.engine is not bind or conn.closed or conn.invalidated:
             self._drop_connection()
-            conn = self._conn = bind.connect()
+            conn = self._local.conn = bind.connect()
         return maker(bind=conn)
 
     def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
         if conn is not None:
             try:
                 conn.close()
             except Exception:  # a broken connection: nothing to keep
                 log.warning("closing the ingest connection failed", exc_info=True)
+
+
+def _keys(batch: Sequence[Submission]) -> frozenset[str]:
+    """What a batch's outcome depends on besides read-only checkpoints: its scan ids and the
+    people scanned (a QR subject, or a person id when the scan names the person)."""
+    keys: set[str] = set()
+    for submission in batch:
+        for cmd in submission.commands:
+            keys.add(cmd.scan_id)
+            keys.add(f"s:{cmd.subject}" if cmd.subject else f"p:{cmd.person_id}")
+    return frozenset(keys)
 
 
 def _with_staff(cmd: ScanCommand, account_id: int) -> ScanCommand:

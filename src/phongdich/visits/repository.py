@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from phongdich.db.raw import RawSql
 from phongdich.people.models import Person
 from phongdich.visits.models import Scan, Visit
 from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
@@ -15,16 +17,6 @@ from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
 class VisitRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def scans_by_ids(self, ids: Collection[str]) -> dict[str, Scan]:
-        if not ids:
-            return {}
-        return {s.id: s for s in self.session.scalars(select(Scan).where(Scan.id.in_(ids)))}
-
-    def visits_by_ids(self, ids: Collection[int]) -> dict[int, Visit]:
-        if not ids:
-            return {}
-        return {v.id: v for v in self.session.scalars(select(Visit).where(Visit.id.in_(ids)))}
 
     def timelines(
         self, person_ids: Collection[int], start: datetime, end: datetime
@@ -192,4 +184,245 @@ _SCANS_FROM_ARRAYS = text(
     " SELECT * FROM unnest(CAST(:id AS varchar[]), CAST(:visit_id AS bigint[]),"
     " CAST(:action AS varchar[]), CAST(:scanned_at AS timestamptz[]),"
     " CAST(:received_at AS timestamptz[]))"
+)
+
+
+@dataclass(slots=True, eq=False)
+class VisitRow:
+    """A visit as the check-in path handles it: a plain row, not an ORM object. ``id`` is
+    None until the batch inserts it."""
+
+    id: int | None
+    checkpoint_id: int
+    entrance_id: int | None
+    person_id: int
+    check_in_at: datetime
+    check_out_at: datetime | None
+    auto_out_at: datetime
+    out_method: str | None
+    in_method: str = ""
+    recorded_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRow:
+    """What a scan needs of the checkpoint an entrance belongs to."""
+
+    id: int
+    name: str
+    type: str
+    status: str
+    status_reason: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+class ScanRepository:
+    """The check-in hot path's statements, at driver level (``db.raw``): every query a batch of
+    scans needs, the tables of other domains it reads included (sessions, checkpoints and
+    their entrances and staff, people), so that a batch costs a fixed handful of statements
+    and no ORM objects. Everything runs in the session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        session.flush()  # the ORM's pending rows (a visitor registered just now) must be seen
+        self.sql = RawSql(session)
+        self.session = session
+
+    def live_sessions(
+        self, session_ids: Collection[str], now: datetime
+    ) -> dict[str, tuple[str, int]]:
+        """Session id -> (kind, subject id) for those of the ids that have not expired."""
+        if not session_ids:
+            return {}
+        where, params = self.sql.in_("id", session_ids)
+        rows = self.sql.rows(
+            f"SELECT id, kind, subject_id FROM login_sessions WHERE {where} AND expires_at > ?",
+            [*params, self.sql.dt(now)],
+        )
+        return {sid: (kind, subject) for sid, kind, subject in rows}
+
+    def scans(self, ids: Collection[str]) -> dict[str, tuple[int | None, str]]:
+        """Scan id -> (visit id, action) of the ids already recorded."""
+        if not ids:
+            return {}
+        where, params = self.sql.in_("id", ids)
+        rows = self.sql.rows(f"SELECT id, visit_id, action FROM visit_scans WHERE {where}", params)
+        return {sid: (visit_id, action) for sid, visit_id, action in rows}
+
+    def visits(self, ids: Collection[int]) -> dict[int, VisitRow]:
+        if not ids:
+            return {}
+        where, params = self.sql.in_("id", ids)
+        return {v.id: v for v in self._visits(where, params) if v.id is not None}
+
+    def timelines(
+        self, person_ids: Collection[int], start: datetime, end: datetime
+    ) -> dict[int, list[VisitRow]]:
+        """Each person's visits that began in [start, end], in check-in order."""
+        out: dict[int, list[VisitRow]] = {pid: [] for pid in person_ids}
+        if not person_ids:
+            return out
+        where, params = self.sql.in_("person_id", person_ids)
+        for visit in self._visits(
+            f"{where} AND check_in_at >= ? AND check_in_at <= ?"
+            " ORDER BY person_id, check_in_at, id",
+            [*params, self.sql.dt(start), self.sql.dt(end)],
+        ):
+            out[visit.person_id].append(visit)
+        return out
+
+    def _visits(self, where: str, params: list[Any]) -> list[VisitRow]:
+        read = self.sql.read_dt
+        return [
+            VisitRow(vid, cp, ent, person, read(at), read(out), read(auto), method, inm, by)  # type: ignore[arg-type]
+            for vid, cp, ent, person, at, out, auto, method, inm, by in self.sql.rows(
+                "SELECT id, checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
+                f" auto_out_at, out_method, in_method, recorded_by FROM visits WHERE {where}",
+                params,
+            )
+        ]
+
+    def places(self, entrance_ids: Collection[int]) -> dict[int, tuple[bool, PlaceRow]]:
+        """Entrance id -> (entrance open, its checkpoint)."""
+        if not entrance_ids:
+            return {}
+        where, params = self.sql.in_("e.id", entrance_ids)
+        read = self.sql.read_dt
+        rows = self.sql.rows(
+            "SELECT e.id, e.is_active, c.id, c.name, c.type, c.status, c.status_reason,"
+            " c.starts_at, c.ends_at FROM checkpoint_entrances e"
+            f" JOIN checkpoints c ON c.id = e.checkpoint_id WHERE {where}",
+            params,
+        )
+        return {
+            eid: (bool(active), PlaceRow(cid, name, kind, status, reason, read(start), read(end)))
+            for eid, active, cid, name, kind, status, reason, start, end in rows
+        }
+
+    def memberships(
+        self, account_ids: Collection[int], checkpoint_ids: Collection[int]
+    ) -> set[tuple[int, int]]:
+        """(checkpoint id, account id) of these accounts' memberships of these checkpoints."""
+        if not account_ids or not checkpoint_ids:
+            return set()
+        accounts, params = self.sql.in_("account_id", account_ids)
+        checkpoints, more = self.sql.in_("checkpoint_id", checkpoint_ids)
+        rows = self.sql.rows(
+            "SELECT checkpoint_id, account_id FROM checkpoint_members"
+            f" WHERE {accounts} AND {checkpoints}",
+            [*params, *more],
+        )
+        return {(c, a) for c, a in rows}
+
+    def names(self, person_ids: Collection[int]) -> dict[int, str]:
+        if not person_ids:
+            return {}
+        where, params = self.sql.in_("id", person_ids)
+        return dict(self.sql.rows(f"SELECT id, full_name FROM people WHERE {where}", params))
+
+    def by_subjects(self, subjects: Collection[str]) -> dict[str, tuple[int, str]]:
+        """QR subject -> (person id, full name) of the person it stands for now: a merged
+        record answers with the surviving person (a second query only for merged records)."""
+        if not subjects:
+            return {}
+        where, params = self.sql.in_("qr_subject", subjects)
+        out: dict[str, tuple[int, str]] = {}
+        merged: dict[str, int] = {}
+        for subject, pid, name, merged_into in self.sql.rows(
+            f"SELECT qr_subject, id, full_name, merged_into FROM people WHERE {where}", params
+        ):
+            if merged_into is None:
+                out[subject] = (pid, name)
+            else:
+                merged[subject] = merged_into
+        if merged:
+            names = self.names(set(merged.values()))
+            for subject, survivor in merged.items():
+                if survivor in names:
+                    out[subject] = (survivor, names[survivor])
+        return out
+
+    def insert_visits(self, visits: Sequence[VisitRow], now: datetime) -> None:
+        """Insert new visits and give each its id."""
+        if not visits:
+            return
+        dt = self.sql.dt
+        rows = [
+            (
+                v.checkpoint_id,
+                v.entrance_id,
+                v.person_id,
+                dt(v.check_in_at),
+                dt(v.check_out_at),
+                dt(v.auto_out_at),
+                v.in_method,
+                v.out_method,
+                v.recorded_by,
+                dt(now),
+            )
+            for v in visits
+        ]
+        if self.sql.postgresql:
+            # One statement, one array per column; the ids come back with each row's natural
+            # key (RETURNING promises no order).
+            returned: dict[tuple[int, int | None, int, datetime], list[int]] = {}
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            for visit_id, *key in self.sql.rows(_PG_INSERT_VISITS, columns):
+                returned.setdefault(_visit_key(*key), []).append(visit_id)
+            ids = [
+                returned[
+                    _visit_key(v.checkpoint_id, v.entrance_id, v.person_id, v.check_in_at)
+                ].pop(0)
+                for v in visits
+            ]
+        else:
+            ids = self.sql.insert_ids(_INSERT_VISIT, rows)
+        for visit, visit_id in zip(visits, ids, strict=True):
+            visit.id = visit_id
+
+    def close_visits(self, visits: Sequence[VisitRow]) -> None:
+        """Store the check-out of visits that were already in the database."""
+        dt = self.sql.dt
+        self.sql.execute_many(
+            "UPDATE visits SET check_out_at = ?, out_method = ? WHERE id = ?",
+            [(dt(v.check_out_at), v.out_method, v.id) for v in visits],
+        )
+        # ORM objects of these visits the session may hold are now stale.
+        closed = {v.id for v in visits}
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Visit) and obj.id in closed:
+                self.session.expire(obj)
+
+    def insert_scans(self, rows: Sequence[tuple[str, int | None, str, datetime, datetime]]) -> None:
+        """(scan id, visit id, action, scanned at, received at) rows."""
+        if not rows:
+            return
+        if self.sql.postgresql:
+            self.sql.execute(_PG_INSERT_SCANS, [list(column) for column in zip(*rows, strict=True)])
+            return
+        dt = self.sql.dt
+        self.sql.execute_many(
+            "INSERT INTO visit_scans (id, visit_id, action, scanned_at, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(sid, vid, action, dt(at), dt(received)) for sid, vid, action, at, received in rows],
+        )
+
+
+_INSERT_VISIT = (
+    "INSERT INTO visits (checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
+    " auto_out_at, in_method, out_method, recorded_by, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PG_INSERT_VISITS = (
+    "INSERT INTO visits (checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
+    " auto_out_at, in_method, out_method, recorded_by, created_at)"
+    " SELECT * FROM unnest(CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]),"
+    " CAST(? AS timestamptz[]), CAST(? AS timestamptz[]), CAST(? AS timestamptz[]),"
+    " CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS bigint[]), CAST(? AS timestamptz[]))"
+    " RETURNING id, checkpoint_id, entrance_id, person_id, check_in_at"
+)
+_PG_INSERT_SCANS = (
+    "INSERT INTO visit_scans (id, visit_id, action, scanned_at, received_at)"
+    " SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS bigint[]), CAST(? AS varchar[]),"
+    " CAST(? AS timestamptz[]), CAST(? AS timestamptz[]))"
 )

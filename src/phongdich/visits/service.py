@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -22,10 +23,12 @@ from phongdich.kit.i18n import t
 from phongdich.people.models import Person
 from phongdich.people.service import PersonService
 from phongdich.visits import rules
-from phongdich.visits.models import Scan, Visit
-from phongdich.visits.repository import VisitRepository
+from phongdich.visits.models import Visit
+from phongdich.visits.repository import PlaceRow, ScanRepository, VisitRepository, VisitRow
 
 CLOCK_SKEW = timedelta(minutes=5)
+# A visit as an ORM object (pages) or a plain row (the check-in path): the same fields.
+V = TypeVar("V", Visit, VisitRow)
 NEW_VISIT_COLUMNS = (
     "checkpoint_id",
     "entrance_id",
@@ -60,8 +63,8 @@ class ScanCommand:
 class ScanOutcome:
     scan_id: str
     action: str  # check_in | check_out | duplicate | offer_check_out
-    visit: Visit | None
-    checkpoint: Checkpoint
+    visit: VisitRow | None
+    checkpoint: PlaceRow
     replayed: bool = False  # the same scan id was seen before: nothing new was recorded
     person_name: str = ""
     health: str | None = None  # the person's colour shown to the guard (green/yellow/red)
@@ -123,22 +126,22 @@ class VisitService:
         """
         if not cmds:
             return []
-        cmds, unknown, subject_names = self._resolve_subjects(cmds)
+        hot = ScanRepository(self.session)
+        cmds, unknown, subject_names = self._resolve_subjects(cmds, hot)
         now = utcnow()
         window = timedelta(seconds=self.settings.visit_dedupe_seconds)
         retention = timedelta(days=self.settings.visit_retention_days)
-        previous = self.repo.scans_by_ids({c.scan_id for c in cmds})
-        earlier = self.repo.visits_by_ids({s.visit_id for s in previous.values() if s.visit_id})
-        entrances = self.checkpoints.repo.entrances_by_ids({c.entrance_id for c in cmds})
-        checkpoints = self.checkpoints.repo.get_many({e.checkpoint_id for e in entrances.values()})
-        members = self.checkpoints.repo.memberships({c.staff_id for c in cmds if c.staff_id})
-        people = subject_names | self.people.repo.names(
-            {c.person_id for c in cmds if c.subject is None}
+        previous = hot.scans({c.scan_id for c in cmds})
+        earlier = hot.visits({vid for vid, _action in previous.values() if vid})
+        places = hot.places({c.entrance_id for c in cmds})
+        members = hot.memberships(
+            {c.staff_id for c in cmds if c.staff_id}, {cp.id for _a, cp in places.values()}
         )
+        people = subject_names | hot.names({c.person_id for c in cmds if c.subject is None})
         cards = {c.person_id for c in cmds if c.qr_status == "card" and c.person_id in people}
         card_colors = self.people.colors(sorted(cards), now) if cards else {}
         times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
-        timelines = self.repo.timelines(
+        timelines = hot.timelines(
             set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
         )
         batch = _Batch(previous, earlier, timelines)
@@ -149,10 +152,10 @@ class VisitService:
             try:
                 if i in unknown:
                     raise Invalid("error.person_qr")
-                entrance = entrances.get(cmd.entrance_id)
-                if entrance is None:
+                place = places.get(cmd.entrance_id)
+                if place is None:
                     raise NotFound("error.unknown_entrance")
-                cp = checkpoints[entrance.checkpoint_id]
+                entrance_active, cp = place
                 replay = batch.replay(cmd.scan_id, cp)
                 if replay is not None:
                     results[i] = replace(replay, person_name=people.get(cmd.person_id, ""))
@@ -175,7 +178,7 @@ class VisitService:
                         end=_fmt(cp.ends_at),
                         start=_fmt(cp.starts_at),
                     )
-                if not entrance.is_active:
+                if not entrance_active:
                     raise Conflict("scan.entrance_closed")
                 outcome = self._apply(cmd, cp, batch, window, now)
                 # A phone pass shows its signed colour; a printed card the current one.
@@ -185,18 +188,18 @@ class VisitService:
                 results[i] = replace(outcome, person_name=people[cmd.person_id], health=health)
             except DomainError as exc:
                 results[i] = exc
-        batch.store(self.repo)
+        batch.store(hot, now)
         return [r for r in results if r is not None]
 
     def _resolve_subjects(
-        self, cmds: Sequence[ScanCommand]
+        self, cmds: Sequence[ScanCommand], hot: ScanRepository
     ) -> tuple[list[ScanCommand], set[int], dict[int, str]]:
         """Scans of health QR passes get the person their subject stands for (one query);
         returns the commands, the positions of unknown subjects, and the names found."""
         subjects = {c.subject for c in cmds if c.subject}
         if not subjects:
             return list(cmds), set(), {}
-        found = self.people.repo.by_subjects(subjects)
+        found = hot.by_subjects(subjects)
         resolved: list[ScanCommand] = []
         unknown: set[int] = set()
         for i, cmd in enumerate(cmds):
@@ -210,7 +213,7 @@ class VisitService:
         return resolved, unknown, {pid: name for pid, name in found.values()}
 
     def _apply(
-        self, cmd: ScanCommand, cp: Checkpoint, batch: _Batch, window: timedelta, now: datetime
+        self, cmd: ScanCommand, cp: PlaceRow, batch: _Batch, window: timedelta, now: datetime
     ) -> ScanOutcome:
         timeline = batch.timelines.setdefault(cmd.person_id, [])
         open_visit = _open_at(timeline, cmd.at)
@@ -224,11 +227,13 @@ class VisitService:
         )
         if decision.action == "nothing_open":
             raise Conflict("error.nothing_to_check_out", name=cp.name)
-        visit: Visit | None = open_visit if decision.existing_visit is not None else None
+        visit: VisitRow | None = open_visit if decision.existing_visit is not None else None
         if decision.close_visit is not None:
             assert open_visit is not None
             open_visit.check_out_at = cmd.at
             open_visit.out_method = decision.close_method
+            if open_visit.id is not None:  # stored before this batch: an update
+                batch.closed[open_visit.id] = open_visit
             if decision.action == "check_out":
                 visit = open_visit
         action = decision.action
@@ -246,7 +251,8 @@ class VisitService:
             if action == "duplicate":
                 visit = following
             else:
-                visit = Visit(
+                visit = VisitRow(
+                    id=None,
                     checkpoint_id=cp.id,
                     entrance_id=cmd.entrance_id,
                     person_id=cmd.person_id,
@@ -256,7 +262,6 @@ class VisitService:
                     out_method=rules.OUT_SUPERSEDED if end else None,
                     in_method=cmd.in_method,
                     recorded_by=cmd.staff_id,
-                    created_at=now,
                 )
                 bisect.insort(timeline, visit, key=lambda v: v.check_in_at)
                 batch.new_visits.append(visit)
@@ -272,7 +277,7 @@ class VisitService:
         return (visit, self.checkpoints.get(visit.checkpoint_id)) if visit else None
 
 
-def _for_rules(visit: Visit | None) -> rules.OpenVisit | None:
+def _for_rules(visit: VisitRow | None) -> rules.OpenVisit | None:
     """A visit as the pure rules see it. Visits made earlier in the same batch have no database
     id yet, so the handle is the object's identity; the service maps decisions back to the
     object it passed, never through this id."""
@@ -281,7 +286,7 @@ def _for_rules(visit: Visit | None) -> rules.OpenVisit | None:
     return rules.OpenVisit(id(visit), visit.checkpoint_id, visit.check_in_at)
 
 
-def _open_at(timeline: list[Visit], at: datetime) -> Visit | None:
+def _open_at(timeline: Sequence[V], at: datetime) -> V | None:
     """The visit of this (check-in ordered) timeline that is open at ``at``."""
     for visit in reversed(timeline):
         if visit.check_in_at <= at:
@@ -292,7 +297,7 @@ def _open_at(timeline: list[Visit], at: datetime) -> Visit | None:
     return None
 
 
-def _next_after(timeline: list[Visit], at: datetime) -> Visit | None:
+def _next_after(timeline: Sequence[V], at: datetime) -> V | None:
     for visit in timeline:
         if visit.check_in_at > at:
             return visit
@@ -304,20 +309,22 @@ class _Batch:
 
     def __init__(
         self,
-        previous: dict[str, Scan],
-        earlier: dict[int, Visit],
-        timelines: dict[int, list[Visit]],
+        previous: dict[str, tuple[int | None, str]],
+        earlier: dict[int, VisitRow],
+        timelines: dict[int, list[VisitRow]],
     ) -> None:
         self.previous, self.earlier, self.timelines = previous, earlier, timelines
-        self.new_visits: list[Visit] = []
-        self.recorded: dict[str, tuple[ScanOutcome, datetime, datetime]] = {}
+        self.new_visits: list[VisitRow] = []
+        self.closed: dict[int, VisitRow] = {}  # stored visits this batch checked out
+        self.recorded: dict[str, tuple[ScanOutcome, datetime]] = {}
 
-    def replay(self, scan_id: str, cp: Checkpoint) -> ScanOutcome | None:
+    def replay(self, scan_id: str, cp: PlaceRow) -> ScanOutcome | None:
         """The earlier answer to a scan id already seen (stored, or earlier in this batch)."""
         stored = self.previous.get(scan_id)
         if stored is not None:
-            visit = self.earlier.get(stored.visit_id) if stored.visit_id else None
-            return ScanOutcome(scan_id, stored.action, visit, cp, replayed=True)
+            visit_id, action = stored
+            visit = self.earlier.get(visit_id) if visit_id else None
+            return ScanOutcome(scan_id, action, visit, cp, replayed=True)
         seen = self.recorded.get(scan_id)
         if seen is not None:
             first = seen[0]
@@ -325,33 +332,19 @@ class _Batch:
         return None
 
     def record(self, cmd: ScanCommand, outcome: ScanOutcome, now: datetime) -> None:
-        self.recorded[cmd.scan_id] = (outcome, cmd.at, now)
+        self.recorded[cmd.scan_id] = (outcome, cmd.at)
 
-    def store(self, repo: VisitRepository) -> None:
-        """New visits first (one multi-row insert returning their ids), then one scan row per
-        recorded scan id. The new visits stay plain objects: no unit-of-work per row."""
-        if self.new_visits:
-            ids = repo.insert_visits(
-                [
-                    {column: getattr(v, column) for column in NEW_VISIT_COLUMNS}
-                    for v in self.new_visits
-                ]
-            )
-            for visit, visit_id in zip(self.new_visits, ids, strict=True):
-                visit.id = visit_id
-        if self.recorded:
-            repo.insert_scans(
-                [
-                    {
-                        "id": scan_id,
-                        "visit_id": outcome.visit.id if outcome.visit else None,
-                        "action": outcome.action,
-                        "scanned_at": at,
-                        "received_at": now,
-                    }
-                    for scan_id, (outcome, at, now) in self.recorded.items()
-                ]
-            )
+    def store(self, repo: ScanRepository, now: datetime) -> None:
+        """New visits first (their ids are needed), then check-outs of stored visits, then one
+        scan row per recorded scan id."""
+        repo.insert_visits(self.new_visits, now)
+        repo.close_visits(list(self.closed.values()))
+        repo.insert_scans(
+            [
+                (scan_id, outcome.visit.id if outcome.visit else None, outcome.action, at, now)
+                for scan_id, (outcome, at) in self.recorded.items()
+            ]
+        )
 
 
 def _fmt(dt: datetime | None) -> str:
