@@ -22,6 +22,7 @@ from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
 from phongdich.proximity import tasks as proximity_tasks
 from phongdich.visits.ingest import Ingestor
+from phongdich.web.hotpath import HotPaths
 from phongdich.web.limits import BodySizeLimit
 from phongdich.web.middleware import RequestContext
 
@@ -77,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     threads = settings.scan_ingest_threads or (2 if engine.dialect.name == "postgresql" else 1)
     app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings, threads=threads)
 
+    # Innermost of the platform's middleware: the check-in endpoint skips FastAPI's router.
+    from phongdich.visits.routes import staff_scans
+
+    app.add_middleware(HotPaths, routes={("POST", "/api/v1/visits/scans"): staff_scans})
     app.add_middleware(
         RequestContext,
         default_language=settings.default_language,

@@ -296,10 +296,32 @@ def test_bad_requests_store_nothing(env: Env, world: World, make_client: Any) ->
     big = {"scans": [{"id": sid(), "entrance_id": 1, "person_token": "x"}] * 501}
     r = owner.post("/api/v1/visits/scans", json=big)
     assert r.status_code == 422
+    # The staff scan endpoint (answered ahead of the framework's router) applies the same
+    # CSRF check and error answers as every other route.
+    _pid, ptoken = person(env)
+    one = {
+        "scans": [{"id": sid(), "entrance_id": cp["entrances"][0]["id"], "person_token": ptoken}]
+    }
+    r = owner.post("/api/v1/visits/scans", json=one, headers={"X-CSRF-Token": "wrong"})
+    assert r.status_code == 403
+    assert r.json()["message"] == "Phiên biểu mẫu đã hết hạn, vui lòng tải lại trang và thử lại."
+    r = owner.post(
+        "/api/v1/visits/scans",
+        content=b"scans=1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"] == "invalid"
+    r = owner.post(
+        "/api/v1/visits/scans", content=b'{"scans": [', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = owner.post("/api/v1/visits/scans?lang=en", json=one, headers={"X-CSRF-Token": "wrong"})
+    assert r.json()["message"] == "The form has expired; reload the page and try again."
     assert count(env, Visit) == 0
     assert count(env, Scan) == 0
     with env.session() as s:
-        assert s.scalar(select(func.count()).select_from(Person)) == 0
+        assert s.scalar(select(func.count()).select_from(Person)) == 1  # the scanned one
 
 
 def test_suspended_and_expired_checkpoints_refuse_scans(
