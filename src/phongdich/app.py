@@ -76,7 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = factory
     # Group commit of staff scans; it reads app.state.sessionmaker at every batch.
     threads = settings.scan_ingest_threads or (2 if engine.dialect.name == "postgresql" else 1)
-    app.state.ingestor = Ingestor(lambda: app.state.sessionmaker, settings, threads=threads)
+    app.state.ingestor = Ingestor(
+        lambda: app.state.sessionmaker,
+        settings,
+        linger=settings.scan_batch_linger_ms / 1000,
+        linger_until=settings.scan_batch_target,
+        threads=threads,
+    )
 
     # Innermost of the platform's middleware: the check-in endpoint skips FastAPI's router.
     from phongdich.visits.routes import staff_scans

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # SQLite (one writer at a time anyway), two on PostgreSQL (one records while the other
     # waits for its commit).
     scan_ingest_threads: int = Field(default=0, ge=0, le=8)
+    # A batch waits at most this long for this many waiting requests before it is recorded:
+    # larger batches cost less per scan (measured: 2 ms / 8 gave ~3,600 check-ins/s on
+    # PostgreSQL with 32 clients, 3 ms / 12 ~4,100/s) for a few milliseconds more per answer.
+    scan_batch_linger_ms: float = Field(default=3.0, ge=0, le=50)
+    scan_batch_target: int = Field(default=12, ge=1, le=2000)
 
     # Personal health QR (Ed25519): key id (1-255) -> base64url 32-byte private seed. Passes
     # signed with a key verify as long as its id stays here or in the public-only list; new

@@ -15,11 +15,14 @@ write the same rows. The caller converts with ``dt`` (to the driver) and ``read_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 def _sqlite_dt(value: datetime | None) -> str | None:
@@ -44,6 +47,24 @@ def _pg_read_dt(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+class Pending(Generic[T]):
+    """The answer of a query already sent (see ``RawSql.later``)."""
+
+    def __init__(self, fetch: Callable[[], T]) -> None:
+        self._fetch: Callable[[], T] | None = fetch
+        self._value: T | None = None
+
+    @classmethod
+    def ready(cls, value: T) -> Pending[T]:
+        pending: Pending[T] = cls(lambda: value)
+        return pending
+
+    def get(self) -> T:
+        if self._fetch is not None:
+            self._value, self._fetch = self._fetch(), None
+        return self._value  # type: ignore[return-value]
+
+
 class RawSql:
     """Plain SQL on the session's connection (and transaction)."""
 
@@ -64,6 +85,32 @@ class RawSql:
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgresql else sql
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Statements sent with ``later`` inside this block travel together: on PostgreSQL in
+        one pipeline (one network round trip for all of them instead of one each); SQLite
+        runs each at once."""
+        if self.postgresql:
+            with self._driver.pipeline():
+                yield
+        else:
+            yield
+
+    def later(
+        self, sql: str, params: Sequence[Any], convert: Callable[[list[tuple[Any, ...]]], T]
+    ) -> Pending[T]:
+        """Send a query now, read its rows (through ``convert``) when ``get`` is called."""
+        cursor = self._driver.cursor()
+        cursor.execute(self._sql(sql), params)
+
+        def fetch() -> T:
+            try:
+                return convert(list(cursor.fetchall()))
+            finally:
+                cursor.close()
+
+        return Pending(fetch)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self._driver.cursor()

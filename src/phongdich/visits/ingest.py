@@ -45,8 +45,8 @@ class Ingestor:
         factory: Callable[[], sessionmaker[Session]],
         settings: Settings,
         max_batch: int = 2000,
-        linger: float = 0.002,
-        linger_until: int = 8,
+        linger: float = 0.003,
+        linger_until: int = 12,
         threads: int = 1,
     ) -> None:
         # Wait up to ``linger`` seconds for ``linger_until`` requests before recording a batch.
@@ -158,8 +158,13 @@ class Ingestor:
         """One transaction for the whole batch; returns each submission's answers."""
         session = self._session()
         try:
-            sessions = ScanRepository(session).live_sessions(
-                {hash_session_token(s.session_token) for s in batch if s.session_token}, utcnow()
+            sessions = (
+                ScanRepository(session)
+                .live_sessions(
+                    {hash_session_token(s.session_token) for s in batch if s.session_token},
+                    utcnow(),
+                )
+                .get()
             )
             service = VisitService(session, self.settings)
             refused: dict[int, DomainError] = {}

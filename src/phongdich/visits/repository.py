@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from phongdich.db.raw import RawSql
+from phongdich.db.raw import Pending, RawSql, T
 from phongdich.people.models import Person
 from phongdich.visits.models import Scan, Visit
 from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
@@ -230,117 +230,151 @@ class ScanRepository:
 
     def live_sessions(
         self, session_ids: Collection[str], now: datetime
-    ) -> dict[str, tuple[str, int]]:
+    ) -> Pending[dict[str, tuple[str, int]]]:
         """Session id -> (kind, subject id) for those of the ids that have not expired."""
         if not session_ids:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("id", session_ids)
-        rows = self.sql.rows(
+        return self.sql.later(
             f"SELECT id, kind, subject_id FROM login_sessions WHERE {where} AND expires_at > ?",
             [*params, self.sql.dt(now)],
+            lambda rows: {sid: (kind, subject) for sid, kind, subject in rows},
         )
-        return {sid: (kind, subject) for sid, kind, subject in rows}
 
-    def scans(self, ids: Collection[str]) -> dict[str, tuple[int | None, str]]:
+    # The reads below send their query at once and answer with ``Pending``: inside
+    # ``self.sql.together()`` several travel in one round trip on PostgreSQL.
+    def scans(self, ids: Collection[str]) -> Pending[dict[str, tuple[int | None, str]]]:
         """Scan id -> (visit id, action) of the ids already recorded."""
         if not ids:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("id", ids)
-        rows = self.sql.rows(f"SELECT id, visit_id, action FROM visit_scans WHERE {where}", params)
-        return {sid: (visit_id, action) for sid, visit_id, action in rows}
+        return self.sql.later(
+            f"SELECT id, visit_id, action FROM visit_scans WHERE {where}",
+            params,
+            lambda rows: {sid: (visit_id, action) for sid, visit_id, action in rows},
+        )
 
-    def visits(self, ids: Collection[int]) -> dict[int, VisitRow]:
+    def visits(self, ids: Collection[int]) -> Pending[dict[int, VisitRow]]:
         if not ids:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("id", ids)
-        return {v.id: v for v in self._visits(where, params) if v.id is not None}
+        return self._visits(
+            where, params, lambda visits: {v.id: v for v in visits if v.id is not None}
+        )
 
     def timelines(
         self, person_ids: Collection[int], start: datetime, end: datetime
-    ) -> dict[int, list[VisitRow]]:
+    ) -> Pending[dict[int, list[VisitRow]]]:
         """Each person's visits that began in [start, end], in check-in order."""
-        out: dict[int, list[VisitRow]] = {pid: [] for pid in person_ids}
-        if not person_ids:
+
+        def by_person(visits: list[VisitRow]) -> dict[int, list[VisitRow]]:
+            out: dict[int, list[VisitRow]] = {pid: [] for pid in person_ids}
+            for visit in visits:
+                out[visit.person_id].append(visit)
             return out
+
+        if not person_ids:
+            return Pending.ready(by_person([]))
         where, params = self.sql.in_("person_id", person_ids)
-        for visit in self._visits(
+        return self._visits(
             f"{where} AND check_in_at >= ? AND check_in_at <= ?"
             " ORDER BY person_id, check_in_at, id",
             [*params, self.sql.dt(start), self.sql.dt(end)],
-        ):
-            out[visit.person_id].append(visit)
-        return out
+            by_person,
+        )
 
-    def _visits(self, where: str, params: list[Any]) -> list[VisitRow]:
+    def _visits(
+        self, where: str, params: list[Any], convert: Callable[[list[VisitRow]], T]
+    ) -> Pending[T]:
         read = self.sql.read_dt
-        return [
-            VisitRow(vid, cp, ent, person, read(at), read(out), read(auto), method, inm, by)  # type: ignore[arg-type]
-            for vid, cp, ent, person, at, out, auto, method, inm, by in self.sql.rows(
-                "SELECT id, checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
-                f" auto_out_at, out_method, in_method, recorded_by FROM visits WHERE {where}",
-                params,
-            )
-        ]
 
-    def places(self, entrance_ids: Collection[int]) -> dict[int, tuple[bool, PlaceRow]]:
+        def rows_to_visits(rows: list[tuple[Any, ...]]) -> T:
+            return convert(
+                [
+                    VisitRow(vid, cp, ent, person, read(at), read(out), read(auto), meth, inm, by)  # type: ignore[arg-type]
+                    for vid, cp, ent, person, at, out, auto, meth, inm, by in rows
+                ]
+            )
+
+        return self.sql.later(
+            "SELECT id, checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
+            f" auto_out_at, out_method, in_method, recorded_by FROM visits WHERE {where}",
+            params,
+            rows_to_visits,
+        )
+
+    def places(self, entrance_ids: Collection[int]) -> Pending[dict[int, tuple[bool, PlaceRow]]]:
         """Entrance id -> (entrance open, its checkpoint)."""
         if not entrance_ids:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("e.id", entrance_ids)
         read = self.sql.read_dt
-        rows = self.sql.rows(
+        return self.sql.later(
             "SELECT e.id, e.is_active, c.id, c.name, c.type, c.status, c.status_reason,"
             " c.starts_at, c.ends_at FROM checkpoint_entrances e"
             f" JOIN checkpoints c ON c.id = e.checkpoint_id WHERE {where}",
             params,
+            lambda rows: {
+                eid: (
+                    bool(active),
+                    PlaceRow(cid, name, kind, status, reason, read(start), read(end)),
+                )
+                for eid, active, cid, name, kind, status, reason, start, end in rows
+            },
         )
-        return {
-            eid: (bool(active), PlaceRow(cid, name, kind, status, reason, read(start), read(end)))
-            for eid, active, cid, name, kind, status, reason, start, end in rows
-        }
 
     def memberships(
         self, account_ids: Collection[int], checkpoint_ids: Collection[int]
-    ) -> set[tuple[int, int]]:
+    ) -> Pending[set[tuple[int, int]]]:
         """(checkpoint id, account id) of these accounts' memberships of these checkpoints."""
         if not account_ids or not checkpoint_ids:
-            return set()
+            return Pending.ready(set())
         accounts, params = self.sql.in_("account_id", account_ids)
         checkpoints, more = self.sql.in_("checkpoint_id", checkpoint_ids)
-        rows = self.sql.rows(
+        return self.sql.later(
             "SELECT checkpoint_id, account_id FROM checkpoint_members"
             f" WHERE {accounts} AND {checkpoints}",
             [*params, *more],
+            lambda rows: {(c, a) for c, a in rows},
         )
-        return {(c, a) for c, a in rows}
 
-    def names(self, person_ids: Collection[int]) -> dict[int, str]:
+    def names(self, person_ids: Collection[int]) -> Pending[dict[int, str]]:
         if not person_ids:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("id", person_ids)
-        return dict(self.sql.rows(f"SELECT id, full_name FROM people WHERE {where}", params))
+        return self.sql.later(
+            f"SELECT id, full_name FROM people WHERE {where}",
+            params,
+            lambda rows: {pid: name for pid, name in rows},
+        )
 
-    def by_subjects(self, subjects: Collection[str]) -> dict[str, tuple[int, str]]:
+    def by_subjects(self, subjects: Collection[str]) -> Pending[dict[str, tuple[int, str]]]:
         """QR subject -> (person id, full name) of the person it stands for now: a merged
         record answers with the surviving person (a second query only for merged records)."""
         if not subjects:
-            return {}
+            return Pending.ready({})
         where, params = self.sql.in_("qr_subject", subjects)
-        out: dict[str, tuple[int, str]] = {}
-        merged: dict[str, int] = {}
-        for subject, pid, name, merged_into in self.sql.rows(
-            f"SELECT qr_subject, id, full_name, merged_into FROM people WHERE {where}", params
-        ):
-            if merged_into is None:
-                out[subject] = (pid, name)
-            else:
-                merged[subject] = merged_into
-        if merged:
-            names = self.names(set(merged.values()))
-            for subject, survivor in merged.items():
-                if survivor in names:
-                    out[subject] = (survivor, names[survivor])
-        return out
+
+        def resolve(rows: list[tuple[Any, ...]]) -> dict[str, tuple[int, str]]:
+            out: dict[str, tuple[int, str]] = {}
+            merged: dict[str, int] = {}
+            for subject, pid, name, merged_into in rows:
+                if merged_into is None:
+                    out[subject] = (pid, name)
+                else:
+                    merged[subject] = merged_into
+            if merged:
+                names = self.names(set(merged.values())).get()
+                for subject, survivor in merged.items():
+                    if survivor in names:
+                        out[subject] = (survivor, names[survivor])
+            return out
+
+        return self.sql.later(
+            f"SELECT qr_subject, id, full_name, merged_into FROM people WHERE {where}",
+            params,
+            resolve,
+        )
 
     def insert_visits(self, visits: Sequence[VisitRow], now: datetime) -> None:
         """Insert new visits and give each its id."""

@@ -127,23 +127,30 @@ class VisitService:
         if not cmds:
             return []
         hot = ScanRepository(self.session)
-        cmds, unknown, subject_names = self._resolve_subjects(cmds, hot)
+        # Two rounds of reads, each sent together (one round trip each on PostgreSQL).
+        with hot.sql.together():
+            found = hot.by_subjects({c.subject for c in cmds if c.subject})
+            scanned = hot.scans({c.scan_id for c in cmds})
+            located = hot.places({c.entrance_id for c in cmds})
+            named = hot.names({c.person_id for c in cmds if c.subject is None})
+        cmds, unknown, subject_names = _resolve_subjects(cmds, found.get())
+        previous, places = scanned.get(), located.get()
+        people = subject_names | named.get()
         now = utcnow()
         window = timedelta(seconds=self.settings.visit_dedupe_seconds)
         retention = timedelta(days=self.settings.visit_retention_days)
-        previous = hot.scans({c.scan_id for c in cmds})
-        earlier = hot.visits({vid for vid, _action in previous.values() if vid})
-        places = hot.places({c.entrance_id for c in cmds})
-        members = hot.memberships(
-            {c.staff_id for c in cmds if c.staff_id}, {cp.id for _a, cp in places.values()}
-        )
-        people = subject_names | hot.names({c.person_id for c in cmds if c.subject is None})
+        times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
+        with hot.sql.together():
+            replayed = hot.visits({vid for vid, _action in previous.values() if vid})
+            staffed = hot.memberships(
+                {c.staff_id for c in cmds if c.staff_id}, {cp.id for _a, cp in places.values()}
+            )
+            lines = hot.timelines(
+                set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
+            )
+        earlier, members, timelines = replayed.get(), staffed.get(), lines.get()
         cards = {c.person_id for c in cmds if c.qr_status == "card" and c.person_id in people}
         card_colors = self.people.colors(sorted(cards), now) if cards else {}
-        times = [c.at for c in cmds if c.at.tzinfo is not None] or [now]
-        timelines = hot.timelines(
-            set(people), min(times) - rules.LONGEST_VISIT, max(times) + rules.LONGEST_VISIT
-        )
         batch = _Batch(previous, earlier, timelines)
         results: list[ScanOutcome | DomainError | None] = [None] * len(cmds)
         order = sorted(range(len(cmds)), key=lambda i: cmds[i].at if cmds[i].at.tzinfo else now)
@@ -190,27 +197,6 @@ class VisitService:
                 results[i] = exc
         batch.store(hot, now)
         return [r for r in results if r is not None]
-
-    def _resolve_subjects(
-        self, cmds: Sequence[ScanCommand], hot: ScanRepository
-    ) -> tuple[list[ScanCommand], set[int], dict[int, str]]:
-        """Scans of health QR passes get the person their subject stands for (one query);
-        returns the commands, the positions of unknown subjects, and the names found."""
-        subjects = {c.subject for c in cmds if c.subject}
-        if not subjects:
-            return list(cmds), set(), {}
-        found = hot.by_subjects(subjects)
-        resolved: list[ScanCommand] = []
-        unknown: set[int] = set()
-        for i, cmd in enumerate(cmds):
-            if cmd.subject:
-                person = found.get(cmd.subject)
-                if person is None:
-                    unknown.add(i)
-                else:
-                    cmd = replace(cmd, person_id=person[0])
-            resolved.append(cmd)
-        return resolved, unknown, {pid: name for pid, name in found.values()}
 
     def _apply(
         self, cmd: ScanCommand, cp: PlaceRow, batch: _Batch, window: timedelta, now: datetime
@@ -277,6 +263,24 @@ class VisitService:
         return (visit, self.checkpoints.get(visit.checkpoint_id)) if visit else None
 
 
+def _resolve_subjects(
+    cmds: Sequence[ScanCommand], found: dict[str, tuple[int, str]]
+) -> tuple[list[ScanCommand], set[int], dict[int, str]]:
+    """Scans of health QR passes get the person their subject stands for; returns the
+    commands, the positions of unknown subjects, and the names found."""
+    resolved: list[ScanCommand] = []
+    unknown: set[int] = set()
+    for i, cmd in enumerate(cmds):
+        if cmd.subject:
+            person = found.get(cmd.subject)
+            if person is None:
+                unknown.add(i)
+            else:
+                cmd = replace(cmd, person_id=person[0])
+        resolved.append(cmd)
+    return resolved, unknown, {pid: name for pid, name in found.values()}
+
+
 def _for_rules(visit: VisitRow | None) -> rules.OpenVisit | None:
     """A visit as the pure rules see it. Visits made earlier in the same batch have no database
     id yet, so the handle is the object's identity; the service maps decisions back to the
@@ -338,13 +342,14 @@ class _Batch:
         """New visits first (their ids are needed), then check-outs of stored visits, then one
         scan row per recorded scan id."""
         repo.insert_visits(self.new_visits, now)
-        repo.close_visits(list(self.closed.values()))
-        repo.insert_scans(
-            [
-                (scan_id, outcome.visit.id if outcome.visit else None, outcome.action, at, now)
-                for scan_id, (outcome, at) in self.recorded.items()
-            ]
-        )
+        with repo.sql.together():
+            repo.close_visits(list(self.closed.values()))
+            repo.insert_scans(
+                [
+                    (scan_id, outcome.visit.id if outcome.visit else None, outcome.action, at, now)
+                    for scan_id, (outcome, at) in self.recorded.items()
+                ]
+            )
 
 
 def _fmt(dt: datetime | None) -> str:
