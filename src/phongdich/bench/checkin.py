@@ -752,7 +752,8 @@ def run(
     source = source_fingerprint()
     py_spy = ensure_py_spy() if profile is not None else None
     # Enough people that no measured scan hits a person twice (a rescan is a cheap duplicate).
-    persons = persons or max(20_000, 4_000 * seconds)
+    # One person per check-in of the measured run, beyond the no-op rate (no rescans).
+    persons = persons or max(20_000, 12_000 * seconds)
     fixed_total = rate * seconds
     profile_persons = persons if profile is not None else 0
     with ExitStack() as stack:
@@ -808,13 +809,15 @@ def run(
         after_visits, after_scans = stored_counts(url)
         stats = checkin["stats"]
         acknowledged = stats["acked"]
-        checkins_per_s = acknowledged / (stats["duration_us"] / 1e6)
+        # Only answers that recorded a new check-in count (a rescan of a person already in
+        # is acknowledged as a duplicate and stores nothing).
+        checkins_per_s = stats["checkins"] / (stats["duration_us"] / 1e6)
         stored_visits = after_visits - before_visits
         log(
             f"check-ins: {checkins_per_s:.0f}/s acknowledged, {stored_visits} visits stored, "
             f"p50 {checkin['p50_ms']} ms, p99 {checkin['p99_ms']} ms"
         )
-        if acknowledged > persons:
+        if stats["acked"] > persons:
             log("warning: more scans than people, some were duplicates: raise --persons")
 
         log(f"fixed rate: {rate}/s for {seconds} s, {fixed_connections} connections")
@@ -859,6 +862,7 @@ def run(
         "seconds": seconds,
         "checkins_per_s": round(checkins_per_s, 1),
         "acknowledged": acknowledged,
+        "checkins_recorded": stats["checkins"],
         "stored_visits": stored_visits,
         "stored_scans": after_scans - before_scans,
         "p50_ms": checkin["p50_ms"],
