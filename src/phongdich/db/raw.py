@@ -15,7 +15,7 @@ write the same rows. The caller converts with ``dt`` (to the driver) and ``read_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -45,6 +45,28 @@ def _pg_dt(value: datetime | None) -> datetime | None:
 
 def _pg_read_dt(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
+
+
+def pg_array(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of ints, strings, timezone-aware datetimes and None, to be
+    cast by the statement (``CAST(? AS bigint[])``): one text parameter, where the driver
+    would adapt a Python list element by element."""
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif isinstance(value, bool):
+            items.append("t" if value else "f")
+        elif isinstance(value, int):
+            items.append(str(value))
+        else:
+            if isinstance(value, datetime):
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                value = value.isoformat()
+            text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            items.append(f'"{text}"')
+    return "{" + ",".join(items) + "}"
 
 
 class Pending(Generic[T]):
@@ -78,9 +100,11 @@ class RawSql:
         )
 
     def in_(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        """``column`` in ``values``: the SQL fragment and its parameters."""
+        """``column`` in ``values`` (all ints or all strings): the SQL fragment and its
+        parameters."""
         if self.postgresql:
-            return f"{column} = ANY(?)", [list(values)]
+            kind = "bigint" if isinstance(next(iter(values)), int) else "text"
+            return f"{column} = ANY(CAST(? AS {kind}[]))", [pg_array(values)]
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
     def _sql(self, sql: str) -> str:

@@ -59,7 +59,9 @@ class Ingestor:
         # they were taken: a later one waits until every earlier one it overlaps has finished.
         self.threads = max(1, threads)
         self._waiting: list[Submission] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # waiting for submissions
+        self._order = threading.Condition(self._lock)  # waiting for an earlier batch to finish
         self._stopping = False
         self._workers: list[threading.Thread] = []
         self._taken = 0  # sequence number of the last batch taken
@@ -70,7 +72,7 @@ class Ingestor:
 
     def start(self) -> None:
         """Start (or restart after ``stop``) the ingest threads; called lazily by ``submit``."""
-        with self._cond:
+        with self._lock:
             self._stopping = False
             self._workers = [w for w in self._workers if w.is_alive()]
             while len(self._workers) < self.threads:
@@ -80,20 +82,18 @@ class Ingestor:
 
     def stop(self) -> None:
         """Finish what is waiting, then end the threads."""
-        with self._cond:
+        with self._lock:
             self._stopping = True
-            self._cond.notify_all()
+            self._work.notify_all()
             workers = list(self._workers)
         for worker in workers:
             worker.join(timeout=10)
 
     def submit(self, session_token: str, commands: Sequence[ScanCommand]) -> Future[list[Answer]]:
         submission = Submission(session_token, commands)
-        with self._cond:
+        with self._lock:
             self._waiting.append(submission)
-            # All: a thread waiting for an earlier batch to finish must not take the wake-up
-            # meant for one waiting for work.
-            self._cond.notify_all()
+            self._work.notify()
             running = len(self._workers) == self.threads and not self._stopping
         if not running:
             self.start()
@@ -102,9 +102,9 @@ class Ingestor:
     def _take(self) -> tuple[int, list[Submission]]:
         """The next batch and its sequence number, once no earlier unfinished batch shares a
         person or a scan id with it."""
-        with self._cond:
+        with self._lock:
             while not self._waiting and not self._stopping:
-                self._cond.wait()
+                self._work.wait()
             # Linger briefly for more requests: a larger batch costs the same few queries.
             deadline = time.monotonic() + self.linger
             while (
@@ -112,7 +112,7 @@ class Ingestor:
                 and len(self._waiting) < self.linger_until
                 and (left := deadline - time.monotonic()) > 0
             ):
-                self._cond.wait(left)
+                self._work.wait(left)
             taken: list[Submission] = []
             size = 0
             while self._waiting and (
@@ -127,13 +127,13 @@ class Ingestor:
             seq, keys = self._taken, _keys(taken)
             self._open[seq] = keys
             while any(k < seq and not keys.isdisjoint(v) for k, v in self._open.items()):
-                self._cond.wait()
+                self._order.wait()
             return seq, taken
 
     def _finished(self, seq: int) -> None:
-        with self._cond:
+        with self._lock:
             del self._open[seq]
-            self._cond.notify_all()
+            self._order.notify_all()
 
     def _run(self) -> None:
         while True:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from phongdich.db.raw import Pending, RawSql, T
+from phongdich.db.raw import Pending, RawSql, T, pg_array
 from phongdich.people.models import Person
 from phongdich.visits.models import Scan, Visit
 from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
@@ -400,7 +400,7 @@ class ScanRepository:
             # One statement, one array per column; the ids come back with each row's natural
             # key (RETURNING promises no order).
             returned: dict[tuple[int, int | None, int, datetime], list[int]] = {}
-            columns = [list(column) for column in zip(*rows, strict=True)]
+            columns = [pg_array(column) for column in zip(*rows, strict=True)]
             for visit_id, *key in self.sql.rows(_PG_INSERT_VISITS, columns):
                 returned.setdefault(_visit_key(*key), []).append(visit_id)
             ids = [
@@ -432,7 +432,9 @@ class ScanRepository:
         if not rows:
             return
         if self.sql.postgresql:
-            self.sql.execute(_PG_INSERT_SCANS, [list(column) for column in zip(*rows, strict=True)])
+            self.sql.execute(
+                _PG_INSERT_SCANS, [pg_array(column) for column in zip(*rows, strict=True)]
+            )
             return
         dt = self.sql.dt
         self.sql.execute_many(

@@ -342,14 +342,13 @@ class _Batch:
         """New visits first (their ids are needed), then check-outs of stored visits, then one
         scan row per recorded scan id."""
         repo.insert_visits(self.new_visits, now)
-        with repo.sql.together():
-            repo.close_visits(list(self.closed.values()))
-            repo.insert_scans(
-                [
-                    (scan_id, outcome.visit.id if outcome.visit else None, outcome.action, at, now)
-                    for scan_id, (outcome, at) in self.recorded.items()
-                ]
-            )
+        repo.close_visits(list(self.closed.values()))
+        repo.insert_scans(
+            [
+                (scan_id, outcome.visit.id if outcome.visit else None, outcome.action, at, now)
+                for scan_id, (outcome, at) in self.recorded.items()
+            ]
+        )
 
 
 def _fmt(dt: datetime | None) -> str:
