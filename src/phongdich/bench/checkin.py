@@ -211,7 +211,7 @@ def seed_history(
     import random
 
     from phongdich.kit.clock import utcnow
-    from phongdich.visits.repository import VisitRepository
+    from phongdich.visits.repository import ScanRepository, VisitRow
     from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SCANNED
 
     checkpoint_id, entrance_id, owner_id = ids
@@ -221,7 +221,7 @@ def seed_history(
     done = 0
     while done < count:
         size = min(batch, count - done)
-        visits: list[dict[str, Any]] = []
+        visits: list[VisitRow] = []
         for _ in range(size):
             at = now - timedelta(seconds=rng.uniform(3600, 7 * 86400))
             scanned_out = rng.random() < 0.8  # the rest were closed by the automatic check-out
@@ -229,32 +229,32 @@ def seed_history(
                 at + timedelta(minutes=rng.uniform(5, 50)) if scanned_out else at + SUPERMARKET_STAY
             )
             visits.append(
-                {
-                    "checkpoint_id": checkpoint_id,
-                    "entrance_id": entrance_id,
-                    "person_id": rng.choice(person_ids),
-                    "check_in_at": at,
-                    "check_out_at": out,
-                    "auto_out_at": at + SUPERMARKET_STAY,
-                    "in_method": "staff_scan",
-                    "out_method": OUT_SCANNED if scanned_out else OUT_AUTOMATIC,
-                    "recorded_by": owner_id,
-                    "created_at": at,
-                }
+                VisitRow(
+                    id=None,
+                    checkpoint_id=checkpoint_id,
+                    entrance_id=entrance_id,
+                    person_id=rng.choice(person_ids),
+                    check_in_at=at,
+                    check_out_at=out,
+                    auto_out_at=at + SUPERMARKET_STAY,
+                    out_method=OUT_SCANNED if scanned_out else OUT_AUTOMATIC,
+                    in_method="staff_scan",
+                    recorded_by=owner_id,
+                )
             )
         with unit_of_work(factory) as s:
-            repo = VisitRepository(s)
-            visit_ids = repo.insert_visits(visits)
+            repo = ScanRepository(s)
+            repo.insert_visits(visits, now)
             repo.insert_scans(
                 [
-                    {
-                        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                        "visit_id": visit_id,
-                        "action": "check_in",
-                        "scanned_at": row["check_in_at"],
-                        "received_at": row["check_in_at"],
-                    }
-                    for visit_id, row in zip(visit_ids, visits, strict=True)
+                    (
+                        str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        visit.id,
+                        "check_in",
+                        visit.check_in_at,
+                        visit.check_in_at,
+                    )
+                    for visit in visits
                 ]
             )
         done += size

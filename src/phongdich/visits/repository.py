@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from phongdich.db.raw import Pending, RawSql, T, pg_array
@@ -37,42 +37,6 @@ class VisitRepository:
         for visit in self.session.scalars(stmt):
             out[visit.person_id].append(visit)
         return out
-
-    def insert_visits(self, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert visits in one statement; their ids in the order of ``rows``."""
-        if not rows:
-            return []
-        if self._postgresql():
-            return self._insert_visits_arrays(rows)
-        stmt = insert(Visit).returning(Visit.id, sort_by_parameter_order=True)
-        return list(self.session.scalars(stmt, rows))
-
-    def insert_scans(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if self._postgresql():
-            self.session.execute(_SCANS_FROM_ARRAYS, _columns(rows, _SCAN_ARRAYS))
-            return
-        self.session.execute(insert(Scan), rows)
-
-    def _postgresql(self) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql"
-
-    def _insert_visits_arrays(self, rows: list[dict[str, Any]]) -> list[int]:
-        """PostgreSQL: one array per column and ``unnest`` — one statement and one parameter
-        set for the whole batch, however many rows (a row-per-parameter-set insert costs the
-        driver and the server per row). The ids come back with each row's natural key."""
-        returned: dict[tuple[int, int | None, int, datetime], list[int]] = {}
-        for visit_id, *key in self.session.execute(
-            _VISITS_FROM_ARRAYS, _columns(rows, _VISIT_ARRAYS)
-        ):
-            returned.setdefault(_visit_key(*key), []).append(visit_id)
-        return [
-            returned[
-                _visit_key(r["checkpoint_id"], r["entrance_id"], r["person_id"], r["check_in_at"])
-            ].pop(0)
-            for r in rows
-        ]
 
     def occupancy(self, checkpoint_id: int, now: datetime) -> int:
         stmt = select(func.count()).where(*self._open_at(checkpoint_id, now))
@@ -149,42 +113,6 @@ def _visit_key(
     checkpoint_id: int, entrance_id: int | None, person_id: int, check_in_at: datetime
 ) -> tuple[int, int | None, int, datetime]:
     return checkpoint_id, entrance_id, person_id, check_in_at.astimezone(UTC)
-
-
-def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in names}
-
-
-# PostgreSQL bulk inserts: one array per column, ``unnest`` turns them back into rows.
-_VISIT_ARRAYS = (
-    "checkpoint_id",
-    "entrance_id",
-    "person_id",
-    "check_in_at",
-    "check_out_at",
-    "auto_out_at",
-    "in_method",
-    "out_method",
-    "recorded_by",
-    "created_at",
-)
-_VISITS_FROM_ARRAYS = text(
-    "INSERT INTO visits (checkpoint_id, entrance_id, person_id, check_in_at, check_out_at,"
-    " auto_out_at, in_method, out_method, recorded_by, created_at)"
-    " SELECT * FROM unnest(CAST(:checkpoint_id AS bigint[]), CAST(:entrance_id AS bigint[]),"
-    " CAST(:person_id AS bigint[]), CAST(:check_in_at AS timestamptz[]),"
-    " CAST(:check_out_at AS timestamptz[]), CAST(:auto_out_at AS timestamptz[]),"
-    " CAST(:in_method AS varchar[]), CAST(:out_method AS varchar[]),"
-    " CAST(:recorded_by AS bigint[]), CAST(:created_at AS timestamptz[]))"
-    " RETURNING id, checkpoint_id, entrance_id, person_id, check_in_at"
-)
-_SCAN_ARRAYS = ("id", "visit_id", "action", "scanned_at", "received_at")
-_SCANS_FROM_ARRAYS = text(
-    "INSERT INTO visit_scans (id, visit_id, action, scanned_at, received_at)"
-    " SELECT * FROM unnest(CAST(:id AS varchar[]), CAST(:visit_id AS bigint[]),"
-    " CAST(:action AS varchar[]), CAST(:scanned_at AS timestamptz[]),"
-    " CAST(:received_at AS timestamptz[]))"
-)
 
 
 @dataclass(slots=True, eq=False)
