@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
 from phongdich.db import bulk
+from phongdich.db.raw import RawSql
 from phongdich.geo.models import UnitClosure
 from phongdich.people.models import Declaration, HouseholdMember, Person
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
@@ -552,14 +553,15 @@ class TracingRepository:
         return out
 
     def person_units(self, ids: Collection[int]) -> dict[int, str | None]:
-        """The administrative unit of each person's address."""
+        """The administrative unit of each person's address (driver level: a bulk trace asks
+        for ~100,000 people, and SQLAlchemy's row processing cost more than the query)."""
         out: dict[int, str | None] = {}
-        postgresql = bulk.is_postgresql(self.session)
-        for part in bulk.id_chunks(ids, postgresql):
-            stmt = select(Person.id, Person.unit_code).where(
-                bulk.id_in(Person.id, part, postgresql)
-            )
-            out.update({pid: unit for pid, unit in self.session.execute(stmt)})
+        self.session.flush()
+        sql = RawSql(self.session)
+        for part in bulk.id_chunks(ids, sql.postgresql):
+            where, params = sql.in_("id", part)
+            query = f"SELECT id, unit_code FROM people WHERE {where}"  # noqa: S608 - placeholders
+            out.update({pid: unit for pid, unit in sql.rows(query, params)})
         return out
 
     def insert_contacts(self, rows: list[dict[str, object]]) -> None:

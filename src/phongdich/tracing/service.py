@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+import orjson
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import Official
@@ -443,10 +444,7 @@ class TracingService:
         for case_id, result in found.items():
             listed = existing.get(case_id, {})
             for pid, link in result.best.items():
-                proof = json.dumps(
-                    [link_json(x) for x in result.evidence.get(pid, [link])[:20]],
-                    ensure_ascii=False,
-                )
+                proof = evidence_json(result.evidence.get(pid, [link])[:20])
                 values: dict[str, object] = {
                     "level": link.level,
                     "source": link.source,
@@ -713,13 +711,27 @@ def _visit_link(
     )
 
 
-def link_json(link: rules.ContactLink) -> dict[str, object]:
-    """A link as tracing stores it in ``contacts.evidence``."""
+def _link_fields(link: rules.ContactLink) -> dict[str, object]:
+    """A link's entry of ``contacts.evidence``, its times still datetimes."""
     return {
         "level": link.level,
         "source": link.source,
         "via_person_id": link.via_person_id,
         "risk": link.risk,
-        "last_exposure": link.last_exposure.isoformat(),
-        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in link.evidence.items()},
+        "last_exposure": link.last_exposure,
+        **link.evidence,
     }
+
+
+def link_json(link: rules.ContactLink) -> dict[str, object]:
+    """A link as tracing stores it in ``contacts.evidence`` (times in ISO 8601)."""
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v for k, v in _link_fields(link).items()
+    }
+
+
+def evidence_json(links: Sequence[rules.ContactLink]) -> str:
+    """The ``contacts.evidence`` text of these links: the list of ``link_json`` entries, written
+    by orjson (datetimes in the same ISO 8601 form), ~10x faster than json for the thousand
+    contacts a busy venue gives a case."""
+    return orjson.dumps([_link_fields(link) for link in links]).decode()
