@@ -29,18 +29,6 @@ from phongdich.visits.repository import PlaceRow, ScanRepository, VisitRepositor
 CLOCK_SKEW = timedelta(minutes=5)
 # A visit as an ORM object (pages) or a plain row (the check-in path): the same fields.
 V = TypeVar("V", Visit, VisitRow)
-NEW_VISIT_COLUMNS = (
-    "checkpoint_id",
-    "entrance_id",
-    "person_id",
-    "check_in_at",
-    "check_out_at",
-    "auto_out_at",
-    "in_method",
-    "out_method",
-    "recorded_by",
-    "created_at",
-)
 
 
 @dataclass(frozen=True)
