@@ -91,6 +91,8 @@ class RawSql:
     """Plain SQL on the session's connection (and transaction)."""
 
     def __init__(self, session: Session) -> None:
+        # Rows the ORM holds unflushed (a visitor registered a moment ago) must be seen.
+        session.flush()
         connection = session.connection()
         self.postgresql = connection.dialect.name == "postgresql"
         self._driver: Any = connection.connection.driver_connection
@@ -137,12 +139,7 @@ class RawSql:
         return Pending(fetch)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self._driver.cursor()
-        try:
-            cursor.execute(self._sql(sql), params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        return self.later(sql, params, lambda rows: rows).get()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         cursor = self._driver.cursor()

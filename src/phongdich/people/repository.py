@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,19 +66,7 @@ class PersonRepository:
         stmt = select(Person.qr_subject, Person.id, Person.full_name, Person.merged_into).where(
             Person.qr_subject.in_(subjects)
         )
-        out: dict[str, tuple[int, str]] = {}
-        merged: dict[str, int] = {}
-        for subject, pid, name, merged_into in self.session.execute(stmt):
-            if merged_into is None:
-                out[subject] = (pid, name)
-            else:
-                merged[subject] = merged_into
-        if merged:
-            names = self.names(set(merged.values()))
-            for subject, survivor in merged.items():
-                if survivor in names:
-                    out[subject] = (survivor, names[survivor])
-        return out
+        return by_subject(self.session.execute(stmt), self.names)
 
     def add(self, person: Person) -> None:
         self.session.add(person)
@@ -394,3 +382,24 @@ def person_references() -> list[tuple[Table, Column[Any]]]:
 
 def _subtree(unit_code: str) -> Select[str]:
     return select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
+
+
+def by_subject(
+    rows: Iterable[Any], names: Callable[[set[int]], dict[int, str]]
+) -> dict[str, tuple[int, str]]:
+    """(qr_subject, id, full_name, merged_into) rows -> QR subject -> (person id, full name) of
+    the person it stands for now: a merged record answers with the surviving person, whose
+    name ``names`` looks up (only called when there are merged records)."""
+    out: dict[str, tuple[int, str]] = {}
+    merged: dict[str, int] = {}
+    for subject, pid, name, merged_into in rows:
+        if merged_into is None:
+            out[subject] = (pid, name)
+        else:
+            merged[subject] = merged_into
+    if merged:
+        found = names(set(merged.values()))
+        for subject, survivor in merged.items():
+            if survivor in found:
+                out[subject] = (survivor, found[survivor])
+    return out

@@ -556,7 +556,6 @@ class TracingRepository:
         """The administrative unit of each person's address (driver level: a bulk trace asks
         for ~100,000 people, and SQLAlchemy's row processing cost more than the query)."""
         out: dict[int, str | None] = {}
-        self.session.flush()
         sql = RawSql(self.session)
         for part in bulk.id_chunks(ids, sql.postgresql):
             where, params = sql.in_("id", part)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from phongdich.db.raw import Pending, RawSql, T, pg_array
 from phongdich.people.models import Person
+from phongdich.people.repository import by_subject
 from phongdich.visits.models import Scan, Visit
 from phongdich.visits.rules import LONGEST_VISIT, OUT_AUTOMATIC
 
@@ -152,7 +153,6 @@ class ScanRepository:
     and no ORM objects. Everything runs in the session's transaction."""
 
     def __init__(self, session: Session) -> None:
-        session.flush()  # the ORM's pending rows (a visitor registered just now) must be seen
         self.sql = RawSql(session)
         self.session = session
 
@@ -283,25 +283,10 @@ class ScanRepository:
             return Pending.ready({})
         where, params = self.sql.in_("qr_subject", subjects)
 
-        def resolve(rows: list[tuple[Any, ...]]) -> dict[str, tuple[int, str]]:
-            out: dict[str, tuple[int, str]] = {}
-            merged: dict[str, int] = {}
-            for subject, pid, name, merged_into in rows:
-                if merged_into is None:
-                    out[subject] = (pid, name)
-                else:
-                    merged[subject] = merged_into
-            if merged:
-                names = self.names(set(merged.values())).get()
-                for subject, survivor in merged.items():
-                    if survivor in names:
-                        out[subject] = (survivor, names[survivor])
-            return out
-
         return self.sql.later(
             f"SELECT qr_subject, id, full_name, merged_into FROM people WHERE {where}",
             params,
-            resolve,
+            lambda rows: by_subject(rows, lambda ids: self.names(ids).get()),
         )
 
     def insert_visits(self, visits: Sequence[VisitRow], now: datetime) -> None:
