@@ -8,7 +8,8 @@ contacts with the same strongest risk and exposure time.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -104,3 +105,42 @@ def _official(s: Session, world: World) -> Official:
     official = s.get(Official, world.admin.id)
     assert official is not None
     return official
+
+
+def test_trace_stores_what_find_finds_down_to_f2(env: Env, world: World) -> None:
+    """``trace`` lets the database find and store the contacts from visits; ``find`` (the
+    pure rules) must name the same people at the same level with the same strongest link."""
+    case_ids = _province_with_cases(env, world)
+    compared = 0
+    levels: set[int] = set()
+    with env.session() as s:
+        service = TracingService(s, env.settings)
+        for case_id in case_ids[:4]:
+            case = s.get(Case, case_id)
+            assert case is not None
+            expected = service.find(case, depth=2).best
+            summary = service.trace(case, depth=2)
+            stored = service.repo.contacts(case_id)
+            assert set(stored) == set(expected), case_id
+            assert summary.f1 + summary.f2 == len(stored)
+            for pid, link in expected.items():
+                row = stored[pid]
+                assert (row.level, row.source) == (link.level, link.source), (case_id, pid)
+                assert abs(row.risk - link.risk) <= 0.011, (case_id, pid)
+                evidence = json.loads(row.evidence)
+                assert 1 <= len(evidence) <= 20
+                assert evidence[0]["level"] == row.level
+                visits = [e for e in evidence if e["source"] == "visit" and e["level"] == row.level]
+                # Strongest first, each entry with where and when.
+                risks = [e["risk"] for e in visits]
+                assert risks == sorted(risks, reverse=True), (case_id, pid)
+                for entry in visits:
+                    assert entry["checkpoint"]
+                    assert datetime.fromisoformat(entry["start"]) < datetime.fromisoformat(
+                        entry["end"]
+                    )
+                levels.add(row.level)
+                compared += 1
+        s.rollback()
+    assert compared > 50
+    assert levels == {1, 2}

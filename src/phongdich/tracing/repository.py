@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, union
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text
+from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
 from phongdich.db import bulk
-from phongdich.db.raw import RawSql
+from phongdich.db.raw import Pending, RawSql
 from phongdich.geo.models import UnitClosure
-from phongdich.people.models import Declaration, HouseholdMember, Person
+from phongdich.people.models import HouseholdMember, Person
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import LONGEST_VISIT
@@ -53,6 +53,8 @@ class CaseRange:
     risk_factor: float
     rule: str
     earliest_check_in: datetime  # present_from minus the longest visit at the checkpoint
+    owner_person_id: int  # the case's own person: never their own contact
+    checkpoint_name: str  # shown in the evidence
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,43 @@ class Trip:
     case_declaration_id: int
     person_id: int
     declaration_id: int
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """``TracingRepository.around``: by person id, their household, the people at their
+    address and their fellow travellers; by case id, the contacts named for the case."""
+
+    households: dict[int, list[int]]
+    same_address: dict[int, list[int]]
+    trips: dict[int, list[Trip]]
+    reports: dict[int, list[ContactReport]]
+
+
+# ``around``'s queries (``?`` placeholders, the id conditions from ``RawSql.in_``).
+_HOUSEHOLDS = (
+    "SELECT a.pid, m.person_id FROM ("
+    " SELECT person_id AS pid, account_id FROM household_members WHERE {members}"
+    " UNION SELECT id AS pid, account_id FROM people"
+    "  WHERE {holders} AND account_id IS NOT NULL"
+    ") AS a JOIN household_members m ON m.account_id = a.account_id"
+    " WHERE m.person_id <> a.pid"
+)
+_SAME_ADDRESS = (
+    "SELECT p.id, o.id FROM people p JOIN people o"
+    " ON o.unit_code = p.unit_code AND o.address = p.address AND o.id <> p.id"
+    " WHERE {where} AND p.address IS NOT NULL AND p.address <> '' AND o.merged_into IS NULL"
+    " ORDER BY p.id, o.id"
+)
+_SAME_TRIP = (
+    "SELECT d.person_id, d.id, o.person_id, o.id, d.trip_key FROM declarations d"
+    " JOIN declarations o ON o.trip_key = d.trip_key AND o.person_id <> d.person_id"
+    " WHERE {where} AND d.trip_key IS NOT NULL ORDER BY d.person_id, o.id"
+)
+_REPORTS = (
+    "SELECT id, case_id, person_id, source, exposed_at, note, details, reported_by, created_at"
+    " FROM contact_reports WHERE {where} ORDER BY id"
+)
 
 
 _VISIT_COLUMNS = (
@@ -112,10 +151,10 @@ _PRESENT_AT_PG = text(
 
 
 # The overlap arithmetic of ``rules.expose`` for many case stays at once, in the database: the
-# F1 of a day's new cases in one statement. Tests hold it equal to the pure rules.
-_EXPOSURE_SELECT = """
-SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e, span_s,
-       certain_s, rule, risk FROM (
+# F1 of a day's new cases in one statement. Tests hold it equal to the pure rules. ``inner`` is
+# every exposure of a visit to a case stay (by dialect, below); ``_EXPOSED`` adds the risk and
+# ranks each person's exposures to a case, strongest first.
+_EXPOSED = """
   SELECT x.*,
          ROW_NUMBER() OVER (
            PARTITION BY x.case_id, x.person_id
@@ -127,14 +166,93 @@ SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e,
     FROM ({inner}) AS y
     WHERE y.span_s > 0 AND y.span_s >= y.min_s
   ) AS x
-) AS z WHERE n = 1
 """
 
-_EXPOSURES_PG = text(
-    _EXPOSURE_SELECT.format(
-        inner="""
+# The strongest exposure per (case, person): what ``find_many`` reads.
+_EXPOSURE_SELECT = """
+SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e, span_s,
+       certain_s, rule, risk FROM ({exposed}) AS z WHERE n = 1
+"""
+
+# What ``store_exposures`` runs: the same exposures, stored by the database itself as one
+# contact row per (case, person) — the strongest exposure is the link, the strongest
+# ``:evidence_limit`` exposures the evidence (the entries ``link_json`` writes) — so a busy
+# venue's thousand contacts never travel to Python and back. A row this trace already wrote
+# (``updated_at`` = this trace's time: a closer level, or a link from a household or a report)
+# keeps its link and gains the new exposures as evidence; a row of an earlier trace is
+# replaced, keeping its follow-up status and assignment.
+_STORE_EXPOSURES = """
+WITH ranked AS ({exposed}),
+best AS (
+  SELECT t.case_id, t.person_id,
+         MAX(t.via_person_id) FILTER (WHERE t.n = 1) AS via_person_id,
+         MAX(t.risk) AS risk,
+         MAX(t.e) FILTER (WHERE t.n = 1) AS last_exposure,
+         {evidence} AS evidence
+  FROM (SELECT * FROM ranked WHERE n <= :evidence_limit
+        ORDER BY case_id, person_id, n) AS t
+  GROUP BY t.case_id, t.person_id
+)
+INSERT INTO contacts (case_id, person_id, level, source, via_person_id, risk, last_exposure,
+                      evidence, status, assigned_unit, created_at, updated_at)
+SELECT best.case_id, best.person_id, :level, 'visit', best.via_person_id, best.risk,
+       best.last_exposure, best.evidence, 'to_call', people.unit_code, :now, :now
+FROM best JOIN people ON people.id = best.person_id
+WHERE true
+ON CONFLICT (case_id, person_id) DO UPDATE SET
+  level = CASE WHEN contacts.updated_at < excluded.updated_at
+               THEN excluded.level ELSE contacts.level END,
+  source = CASE WHEN contacts.updated_at < excluded.updated_at
+                THEN excluded.source ELSE contacts.source END,
+  via_person_id = CASE WHEN contacts.updated_at < excluded.updated_at
+                       THEN excluded.via_person_id ELSE contacts.via_person_id END,
+  risk = CASE WHEN contacts.updated_at < excluded.updated_at
+              THEN excluded.risk ELSE contacts.risk END,
+  last_exposure = CASE WHEN contacts.updated_at < excluded.updated_at
+                       THEN excluded.last_exposure ELSE contacts.last_exposure END,
+  evidence = CASE WHEN contacts.updated_at < excluded.updated_at
+                  THEN excluded.evidence ELSE {appended} END,
+  updated_at = excluded.updated_at
+"""
+
+# One evidence entry, as ``link_json`` writes it (times in ISO 8601, UTC).
+_ENTRY_PG = """json_build_object(
+    'level', CAST(:level AS integer), 'source', 'visit', 'via_person_id', t.via_person_id,
+    'risk', t.risk, 'last_exposure', {e}, 'checkpoint_id', t.checkpoint_id,
+    'checkpoint', t.cp_name, 'case_visit_id', t.case_visit_id,
+    'contact_visit_id', t.contact_visit_id, 'start', {s}, 'end', {e},
+    'minutes', t.span_s / 60.0, 'certain_minutes', t.certain_s / 60.0, 'rule', t.rule)""".format(
+    s="to_char(t.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+    e="to_char(t.e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+)
+_ENTRY_SQLITE = """json_object(
+    'level', :level, 'source', 'visit', 'via_person_id', t.via_person_id,
+    'risk', t.risk, 'last_exposure', {e}, 'checkpoint_id', t.checkpoint_id,
+    'checkpoint', t.cp_name, 'case_visit_id', t.case_visit_id,
+    'contact_visit_id', t.contact_visit_id, 'start', {s}, 'end', {e},
+    'minutes', t.span_s / 60.0, 'certain_minutes', t.certain_s / 60.0, 'rule', t.rule)""".format(
+    s="replace(t.s, ' ', 'T') || '+00:00'", e="replace(t.e, ' ', 'T') || '+00:00'"
+)
+# The row's evidence, then the new entries, at most ``:evidence_limit`` in all.
+_APPENDED_PG = """(
+    SELECT CAST(json_agg(a.value ORDER BY a.k, a.i) AS text) FROM (
+      SELECT 0 AS k, o.i, o.value
+      FROM json_array_elements(CAST(contacts.evidence AS json)) WITH ORDINALITY AS o(value, i)
+      UNION ALL
+      SELECT 1 AS k, o.i, o.value
+      FROM json_array_elements(CAST(excluded.evidence AS json)) WITH ORDINALITY AS o(value, i)
+      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
+_APPENDED_SQLITE = """(
+    SELECT json_group_array(json(a.value)) FROM (
+      SELECT 0 AS k, o.key AS i, o.value FROM json_each(contacts.evidence) AS o
+      UNION ALL
+      SELECT 1 AS k, o.key AS i, o.value FROM json_each(excluded.evidence) AS o
+      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
+
+_INNER_PG = """
       SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
              r.checkpoint_id, r.rule, r.risk_factor, r.min_s,
+             r.case_person_id AS via_person_id, r.cp_name,
              GREATEST(r.present_from, v.check_in_at) AS s,
              LEAST(r.present_to + r.margin, v.vend) AS e,
              date_part('epoch', LEAST(r.present_to + r.margin, v.vend)
@@ -149,10 +267,11 @@ _EXPOSURES_PG = text(
                   CAST(:present_to AS timestamptz[]), CAST(:case_end AS timestamptz[]),
                   CAST(:margin AS interval[]), CAST(:min_s AS double precision[]),
                   CAST(:same_entrance AS boolean[]), CAST(:risk_factor AS double precision[]),
-                  CAST(:rule AS varchar[]), CAST(:low AS timestamptz[]))
+                  CAST(:rule AS varchar[]), CAST(:low AS timestamptz[]),
+                  CAST(:owner AS bigint[]), CAST(:cp_name AS text[]))
            AS r(case_id, case_person_id, case_visit_id, checkpoint_id, entrance_id,
                 present_from, present_to, case_end, margin, min_s, same_entrance,
-                risk_factor, rule, low)
+                risk_factor, rule, low, owner, cp_name)
       CROSS JOIN LATERAL (
         SELECT visits.id, visits.person_id, visits.entrance_id, visits.check_in_at,
                GREATEST(COALESCE(visits.check_out_at,
@@ -165,22 +284,19 @@ _EXPOSURES_PG = text(
           AND visits.check_in_at < r.present_to + r.margin
           AND COALESCE(visits.check_out_at, visits.auto_out_at) > r.present_from
       ) AS v
-      WHERE v.person_id <> r.case_person_id
+      WHERE v.person_id <> r.case_person_id AND v.person_id <> r.owner
         AND NOT (r.same_entrance AND r.entrance_id IS NOT NULL AND v.entrance_id IS NOT NULL
                  AND v.entrance_id <> r.entrance_id)
 """
-    )
-)
 
 # SQLite: the ranges as one JSON parameter (json_each), times as stored (naive UTC text),
 # lengths from julianday() rounded to the millisecond (a 15-minute overlap must not come out
 # as 899.9999 s). Its scalar min()/max() return NULL when any argument is NULL, hence the
 # COALESCEs.
-_EXPOSURES_SQLITE = text(
-    _EXPOSURE_SELECT.format(
-        inner="""
+_INNER_SQLITE = """
       SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
              r.checkpoint_id, r.rule, r.risk_factor, r.min_s,
+             r.case_person_id AS via_person_id, r.cp_name,
              MAX(r.present_from, v.check_in_at) AS s,
              MIN(r.hi, v.vend) AS e,
              ROUND((julianday(MIN(r.hi, v.vend))
@@ -202,7 +318,9 @@ _EXPOSURES_SQLITE = text(
                json_extract(j.value, '$[9]') AS same_entrance,
                json_extract(j.value, '$[10]') AS risk_factor,
                json_extract(j.value, '$[11]') AS rule,
-               json_extract(j.value, '$[12]') AS low
+               json_extract(j.value, '$[12]') AS low,
+               json_extract(j.value, '$[13]') AS owner,
+               json_extract(j.value, '$[14]') AS cp_name
         FROM json_each(:ranges) AS j
       ) AS r
       JOIN (
@@ -217,10 +335,29 @@ _EXPOSURES_SQLITE = text(
         ON v.checkpoint_id = r.checkpoint_id AND v.check_in_at >= r.low
        AND v.check_in_at < r.hi
        AND COALESCE(v.check_out_at, v.auto_out_at) > r.present_from
-      WHERE v.person_id <> r.case_person_id
+      WHERE v.person_id <> r.case_person_id AND v.person_id <> r.owner
         AND NOT (r.same_entrance AND r.entrance_id IS NOT NULL AND v.entrance_id IS NOT NULL
                  AND v.entrance_id <> r.entrance_id)
 """
+
+_EXPOSED_PG = _EXPOSED.format(inner=_INNER_PG)
+_EXPOSED_SQLITE = _EXPOSED.format(inner=_INNER_SQLITE)
+_EXPOSURES_PG = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_PG))
+_EXPOSURES_SQLITE = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_SQLITE))
+_STORE_EXPOSURES_PG = text(
+    _STORE_EXPOSURES.format(
+        exposed=_EXPOSED_PG,
+        evidence=f"CAST(json_agg({_ENTRY_PG} ORDER BY t.n) AS text)",
+        appended=_APPENDED_PG,
+    )
+)
+# SQLite aggregates the rows in the order the ordered subquery gives them (its GROUP BY
+# follows that order instead of sorting again).
+_STORE_EXPOSURES_SQLITE = text(
+    _STORE_EXPOSURES.format(
+        exposed=_EXPOSED_SQLITE,
+        evidence=f"json_group_array({_ENTRY_SQLITE})",
+        appended=_APPENDED_SQLITE,
     )
 )
 
@@ -247,6 +384,8 @@ def _pg_range_params(ranges: Sequence[CaseRange], now: datetime) -> dict[str, An
         "risk_factor": [r.risk_factor for r in ranges],
         "rule": [r.rule for r in ranges],
         "low": [r.earliest_check_in for r in ranges],
+        "owner": [r.owner_person_id for r in ranges],
+        "cp_name": [r.checkpoint_name for r in ranges],
         "now": now,
     }
 
@@ -267,6 +406,8 @@ def _sqlite_range_params(ranges: Sequence[CaseRange], now: datetime) -> dict[str
             r.risk_factor,
             r.rule,
             _sqlite_time(r.earliest_check_in),
+            r.owner_person_id,
+            r.checkpoint_name,
         ]
         for r in ranges
     ]
@@ -410,6 +551,96 @@ class TracingRepository:
                     found[key] = exposure
         return list(found.values())
 
+    def store_exposures(
+        self,
+        ranges: Sequence[CaseRange],
+        level: int,
+        now: datetime,
+        estimated_factor: float,
+        risk_unit_minutes: float,
+        evidence_limit: int,
+        chunk: int = 5_000,
+    ) -> None:
+        """Find and store, in the database, everyone whose visit overlapped one of these case
+        stays (``_STORE_EXPOSURES``: the arithmetic of ``rules.expose``): one contact row per
+        (case, person) at ``level``, marked with ``now`` (``updated_at``). One statement per
+        ``chunk`` ranges, never splitting one case's ranges (a person's exposures to a case
+        are ranked together)."""
+        if not ranges:
+            return
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
+            self.session.execute(text("SET LOCAL jit = off"))
+            self.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        stmt = _STORE_EXPOSURES_PG if postgresql else _STORE_EXPOSURES_SQLITE
+        constants = {
+            "estimated_factor": estimated_factor,
+            "risk_unit": risk_unit_minutes,
+            "evidence_limit": evidence_limit,
+            "level": level,
+        }
+        by_case = sorted(ranges, key=lambda r: (r.case_id, r.checkpoint_id, r.present_from))
+        first = 0
+        while first < len(by_case):
+            last = min(first + chunk, len(by_case))
+            while last < len(by_case) and by_case[last].case_id == by_case[last - 1].case_id:
+                last += 1
+            part = by_case[first:last]
+            if postgresql:
+                params = _pg_range_params(part, now)
+            else:
+                params = _sqlite_range_params(part, now) | {"now": _sqlite_time(now)}
+            self.session.execute(stmt, params | constants)
+            first = last
+
+    def touched(
+        self, case_ids: Collection[int], level: int, now: datetime
+    ) -> list[tuple[int, int, datetime]]:
+        """(case id, person id, last exposure) of the contacts at ``level`` this trace (marked
+        ``now``) wrote: whose own contacts make the next level."""
+        if not case_ids:
+            return []
+        stmt = select(Contact.case_id, Contact.person_id, Contact.last_exposure).where(
+            Contact.case_id.in_(case_ids), Contact.level == level, Contact.updated_at == now
+        )
+        return [(c, p, at) for c, p, at in self.session.execute(stmt)]
+
+    def contact_rows(
+        self, case_ids: Collection[int], person_ids: Collection[int]
+    ) -> list[tuple[int, int, int, datetime, str]]:
+        """(id, case id, person id, updated at, evidence) of these people's contact rows."""
+        out: list[tuple[int, int, int, datetime, str]] = []
+        if not case_ids or not person_ids:
+            return out
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(person_ids, postgresql):
+            stmt = select(
+                Contact.id, Contact.case_id, Contact.person_id, Contact.updated_at, Contact.evidence
+            ).where(Contact.case_id.in_(case_ids), bulk.id_in(Contact.person_id, part, postgresql))
+            out += [(i, c, p, at, ev) for i, c, p, at, ev in self.session.execute(stmt)]
+        return out
+
+    def remove_untouched(self, case_ids: Collection[int], now: datetime) -> None:
+        """Contacts of these cases that this trace (marked ``now``) did not find again."""
+        if case_ids:
+            self.session.execute(
+                delete(Contact).where(Contact.case_id.in_(case_ids), Contact.updated_at < now)
+            )
+
+    def traced_counts(self, case_ids: Collection[int]) -> dict[int, dict[tuple[int, str], int]]:
+        """Contacts by (level, source), by case."""
+        out: dict[int, dict[tuple[int, str], int]] = {}
+        if not case_ids:
+            return out
+        stmt = (
+            select(Contact.case_id, Contact.level, Contact.source, func.count())
+            .where(Contact.case_id.in_(case_ids))
+            .group_by(Contact.case_id, Contact.level, Contact.source)
+        )
+        for case_id, level, source, n in self.session.execute(stmt):
+            out.setdefault(case_id, {})[(level, source)] = n
+        return out
+
     def room_entrances(self, entrance_ids: Collection[int]) -> set[int]:
         """The entrances among these that are rooms (meeting rooms, halls of an event)."""
         if not entrance_ids:
@@ -432,79 +663,64 @@ class TracingRepository:
     def households(self, person_ids: Collection[int]) -> dict[int, list[int]]:
         """For each of these people, everyone declared in a household with them (both
         directions: the household's account holder and the members they declared)."""
-        out: dict[int, set[int]] = {}
-        postgresql = bulk.is_postgresql(self.session)
-        for part in bulk.id_chunks(person_ids, postgresql):
-            as_member = select(
-                HouseholdMember.person_id.label("pid"), HouseholdMember.account_id
-            ).where(bulk.id_in(HouseholdMember.person_id, part, postgresql))
-            as_holder = select(Person.id.label("pid"), Person.account_id).where(
-                bulk.id_in(Person.id, part, postgresql), Person.account_id.is_not(None)
-            )
-            accounts = union(as_member, as_holder).subquery()
-            stmt = (
-                select(accounts.c.pid, HouseholdMember.person_id)
-                .join(HouseholdMember, HouseholdMember.account_id == accounts.c.account_id)
-                .where(HouseholdMember.person_id != accounts.c.pid)
-            )
-            for pid, member in self.session.execute(stmt):
-                out.setdefault(pid, set()).add(member)
-        return {pid: sorted(members) for pid, members in out.items()}
+        return self.around(person_ids, ()).households
 
-    def same_address(self, person_ids: Collection[int]) -> dict[int, list[int]]:
-        """For each of these people, the others registered at the same address (as written)
-        in the same commune; merged-away records left out."""
-        out: dict[int, list[int]] = {}
-        postgresql = bulk.is_postgresql(self.session)
-        other = aliased(Person)
-        for part in bulk.id_chunks(person_ids, postgresql):
-            stmt = (
-                select(Person.id, other.id)
-                .join(
-                    other,
-                    and_(
-                        other.unit_code == Person.unit_code,
-                        other.address == Person.address,
-                        other.id != Person.id,
-                    ),
+    def around(self, person_ids: Collection[int], case_ids: Collection[int]) -> Nearby:
+        """Who is around these people without any overlap to compute — households, the same
+        address, the same declared trip — and the contacts named for these cases: four
+        driver-level queries sent together (one round trip on PostgreSQL), as every trace
+        asks for them."""
+        sql = RawSql(self.session)
+        households: list[Pending[list[tuple[Any, ...]]]] = []
+        neighbours: list[Pending[list[tuple[Any, ...]]]] = []
+        trips: list[Pending[list[tuple[Any, ...]]]] = []
+        reports: list[Pending[list[tuple[Any, ...]]]] = []
+        with sql.together():
+            for part in bulk.id_chunks(person_ids, sql.postgresql):
+                members, members_params = sql.in_("person_id", part)
+                holders, holders_params = sql.in_("id", part)
+                households.append(
+                    sql.later(
+                        _HOUSEHOLDS.format(members=members, holders=holders),
+                        [*members_params, *holders_params],
+                        list,
+                    )
                 )
-                .where(
-                    bulk.id_in(Person.id, part, postgresql),
-                    Person.address.is_not(None),
-                    Person.address != "",
-                    other.merged_into.is_(None),
+                where, params = sql.in_("p.id", part)
+                neighbours.append(sql.later(_SAME_ADDRESS.format(where=where), params, list))
+                where, params = sql.in_("d.person_id", part)
+                trips.append(sql.later(_SAME_TRIP.format(where=where), params, list))
+            for part in bulk.id_chunks(case_ids, sql.postgresql):
+                where, params = sql.in_("case_id", part)
+                reports.append(sql.later(_REPORTS.format(where=where), params, list))
+        found = Nearby({}, {}, {}, {})
+        together: dict[int, set[int]] = {}
+        for pending in households:
+            for pid, member in pending.get():
+                together.setdefault(pid, set()).add(member)
+        found.households.update({pid: sorted(members) for pid, members in together.items()})
+        for pending in neighbours:
+            for pid, neighbour in pending.get():
+                found.same_address.setdefault(pid, []).append(neighbour)
+        for pending in trips:
+            for pid, own, companion, theirs, key in pending.get():
+                found.trips.setdefault(pid, []).append(Trip(key, own, companion, theirs))
+        for pending in reports:
+            for rid, case_id, pid, source, exposed_at, note, details, by, created in pending.get():
+                found.reports.setdefault(case_id, []).append(
+                    ContactReport(
+                        id=rid,
+                        case_id=case_id,
+                        person_id=pid,
+                        source=source,
+                        exposed_at=sql.read_dt(exposed_at),
+                        note=note,
+                        details=details,
+                        reported_by=by,
+                        created_at=sql.read_dt(created),
+                    )
                 )
-                .order_by(Person.id, other.id)
-            )
-            for pid, neighbour in self.session.execute(stmt):
-                out.setdefault(pid, []).append(neighbour)
-        return out
-
-    def fellow_travellers(self, person_ids: Collection[int]) -> dict[int, list[Trip]]:
-        """For each of these people, who declared the same trip (``trip_key``) as they did."""
-        out: dict[int, list[Trip]] = {}
-        postgresql = bulk.is_postgresql(self.session)
-        other = aliased(Declaration)
-        for part in bulk.id_chunks(person_ids, postgresql):
-            stmt = (
-                select(Declaration.person_id, Declaration.id, other.person_id, other.id)
-                .add_columns(Declaration.trip_key)
-                .join(
-                    other,
-                    and_(
-                        other.trip_key == Declaration.trip_key,
-                        other.person_id != Declaration.person_id,
-                    ),
-                )
-                .where(
-                    bulk.id_in(Declaration.person_id, part, postgresql),
-                    Declaration.trip_key.is_not(None),
-                )
-                .order_by(Declaration.person_id, other.id)
-            )
-            for pid, own, companion, theirs, key in self.session.execute(stmt):
-                out.setdefault(pid, []).append(Trip(key, own, companion, theirs))
-        return out
+        return found
 
     def people(self, ids: Collection[int]) -> dict[int, Person]:
         if not ids:
@@ -516,18 +732,9 @@ class TracingRepository:
         return self.reports_of([case_id]).get(case_id, [])
 
     def reports_of(self, case_ids: Collection[int]) -> dict[int, list[ContactReport]]:
-        """Contacts named for these cases (by hand, or shared), by case id."""
-        out: dict[int, list[ContactReport]] = {}
-        postgresql = bulk.is_postgresql(self.session)
-        for part in bulk.id_chunks(case_ids, postgresql):
-            stmt = (
-                select(ContactReport)
-                .where(bulk.id_in(ContactReport.case_id, part, postgresql))
-                .order_by(ContactReport.id)
-            )
-            for report in self.session.scalars(stmt):
-                out.setdefault(report.case_id, []).append(report)
-        return out
+        """Contacts named for these cases (by hand, or shared), by case id (detached objects,
+        to read)."""
+        return self.around((), case_ids).reports
 
     def add_report(self, report: ContactReport) -> None:
         self.session.add(report)

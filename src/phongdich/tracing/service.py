@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import orjson
 from sqlalchemy.orm import Session
@@ -26,6 +26,8 @@ from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED, longest_visit
 
 CASE_SOURCES = ("community", "imported", "cluster", "unknown")
 FOLLOW_UP = ("to_call", "notified", "quarantined", "tested", "cleared", "lost")
+# Links kept as a contact's evidence (strongest first).
+EVIDENCE_LIMIT = 20
 # An F1 may pass the virus on from the exposure on, for this long.
 F1_INFECTIOUS = timedelta(days=14)
 
@@ -163,11 +165,8 @@ class TracingService:
     def trace(self, case: Case, depth: int | None = None) -> TraceSummary:
         """Find every contact of the case down to ``depth`` (1 = F1 only, 2 = F1 + F2…) and
         store one entry per person with its strongest link; follow-up status and assignment of
-        people already listed are kept."""
-        started = utcnow()
-        found = self.find(case, depth)
-        self._store({case.id: found})
-        return _traced(case, found, started)
+        people already listed are kept (``_trace_stored``)."""
+        return self._trace_stored([case], depth or self.settings.trace_depth)[0]
 
     def find(self, case: Case, depth: int | None = None) -> Found:
         """The contacts of the case down to ``depth``, nothing stored: the strongest link and
@@ -211,17 +210,13 @@ class TracingService:
 
     def _around(self, cases: Sequence[Case]) -> dict[int, Around]:
         """The people known to be around each case without any overlap to compute."""
-        persons = {c.person_id for c in cases}
-        households = self.repo.households(persons)
-        neighbours = self.repo.same_address(persons)
-        trips = self.repo.fellow_travellers(persons)
-        reports = self.repo.reports_of([c.id for c in cases])
+        nearby = self.repo.around({c.person_id for c in cases}, [c.id for c in cases])
         return {
             c.id: Around(
-                household=households.get(c.person_id, []),
-                same_address=neighbours.get(c.person_id, []),
-                trips=trips.get(c.person_id, []),
-                reports=reports.get(c.id, []),
+                household=nearby.households.get(c.person_id, []),
+                same_address=nearby.same_address.get(c.person_id, []),
+                trips=nearby.trips.get(c.person_id, []),
+                reports=nearby.reports.get(c.id, []),
             )
             for c in cases
         }
@@ -316,41 +311,7 @@ class TracingService:
         person's link to a key is their strongest exposure to that person's stays."""
         if not sources:
             return {}
-        by_person: dict[int, list[tuple[int, tuple[datetime, datetime]]]] = {}
-        for key, person_id, window in sources:
-            by_person.setdefault(person_id, []).append((key, window))
-        start = min(w[0] for _k, _p, w in sources)
-        end = max(w[1] for _k, _p, w in sources)
-        rows = self.repo.stays_of(set(by_person), start, end)
-        kinds = self.repo.checkpoint_types({r.checkpoint_id for r in rows})
-        rooms = self.repo.room_entrances({r.entrance_id for r in rows if r.entrance_id})
-        ranges: list[CaseRange] = []
-        for row in rows:
-            stay = stay_of(row, kinds, now, rooms)
-            for key, w in by_person[row.person_id]:
-                present_from, present_to = max(stay.start, w[0]), min(stay.end, w[1])
-                if present_to <= present_from:
-                    continue
-                rule = overlap.for_type(stay.checkpoint_type)
-                ranges.append(
-                    CaseRange(
-                        case_id=key,
-                        case_person_id=row.person_id,
-                        case_visit_id=row.id,
-                        checkpoint_id=row.checkpoint_id,
-                        entrance_id=row.entrance_id,
-                        present_from=present_from,
-                        present_to=present_to,
-                        case_estimated_end=stay.end if stay.end_estimated else None,
-                        after_margin=rule.after_margin,
-                        min_overlap=rule.min_overlap,
-                        same_entrance=rule.same_entrance,
-                        risk_factor=rule.risk_factor,
-                        rule=rule.name,
-                        earliest_check_in=present_from
-                        - longest_visit(kinds.get(row.checkpoint_id, ("", ""))[0]),
-                    )
-                )
+        ranges, kinds = self._ranges([(k, p, p, w) for k, p, w in sources], overlap, now)
         exposures = self.repo.strongest_exposures(
             ranges, now, overlap.estimated_factor, rules.RISK_UNIT_MINUTES
         )
@@ -373,6 +334,54 @@ class TracingService:
                 _visit_link(exposure, level, person_of[x.case_id], kinds)
             )
         return links
+
+    def _ranges(
+        self,
+        sources: Sequence[tuple[int, int, int, tuple[datetime, datetime]]],
+        overlap: rules.OverlapRules,
+        now: datetime,
+    ) -> tuple[list[CaseRange], dict[int, tuple[str, str]]]:
+        """The stays of the sources' people inside their windows, each with its resolved rule,
+        ready for the bulk overlap statements; and the (type, name) of their checkpoints. A
+        source is (a key, the person, the person never to list — the case's own —, window)."""
+        by_person: dict[int, list[tuple[int, int, tuple[datetime, datetime]]]] = {}
+        for key, person_id, owner, window in sources:
+            by_person.setdefault(person_id, []).append((key, owner, window))
+        start = min(w[0] for _k, _p, _o, w in sources)
+        end = max(w[1] for _k, _p, _o, w in sources)
+        rows = self.repo.stays_of(set(by_person), start, end)
+        kinds = self.repo.checkpoint_types({r.checkpoint_id for r in rows})
+        rooms = self.repo.room_entrances({r.entrance_id for r in rows if r.entrance_id})
+        ranges: list[CaseRange] = []
+        for row in rows:
+            stay = stay_of(row, kinds, now, rooms)
+            kind, name = kinds.get(row.checkpoint_id, ("", ""))
+            for key, owner, w in by_person[row.person_id]:
+                present_from, present_to = max(stay.start, w[0]), min(stay.end, w[1])
+                if present_to <= present_from:
+                    continue
+                rule = overlap.for_type(stay.checkpoint_type)
+                ranges.append(
+                    CaseRange(
+                        case_id=key,
+                        case_person_id=row.person_id,
+                        case_visit_id=row.id,
+                        checkpoint_id=row.checkpoint_id,
+                        entrance_id=row.entrance_id,
+                        present_from=present_from,
+                        present_to=present_to,
+                        case_estimated_end=stay.end if stay.end_estimated else None,
+                        after_margin=rule.after_margin,
+                        min_overlap=rule.min_overlap,
+                        same_entrance=rule.same_entrance,
+                        risk_factor=rule.risk_factor,
+                        rule=rule.name,
+                        earliest_check_in=present_from - longest_visit(kind),
+                        owner_person_id=owner,
+                        checkpoint_name=name,
+                    )
+                )
+        return ranges, kinds
 
     def _visit_links(
         self,
@@ -415,47 +424,115 @@ class TracingService:
         return found
 
     def trace_many(self, cases: Sequence[Case]) -> list[TraceSummary]:
-        """The F1 of many cases at once (``find_many``), stored as ``trace`` stores."""
-        started = utcnow()
-        found = self.find_many(cases)
-        self._store(found)
-        return [_traced(case, found[case.id], started) for case in cases]
+        """The F1 of many cases at once (a day's new cases), stored as ``trace`` stores."""
+        return self._trace_stored(cases, 1)
 
-    def _store(self, found: dict[int, Found]) -> None:
-        """One row per contact and case, in bulk statements (a busy venue gives a case a
-        thousand contacts): new people are inserted with their address's unit as the follow-up
-        station, people already listed keep their follow-up status and assignment, people no
-        longer found are removed."""
-        existing = self.repo.contact_ids_of(found)
-        for case_id, result in found.items():
-            listed = existing.get(case_id, {})
-            self.repo.remove_contacts(case_id, [p for p in listed if p not in result.best])
-        units = self.repo.person_units(
-            {
-                pid
-                for case_id, result in found.items()
-                for pid in result.best
-                if pid not in existing.get(case_id, {})
-            }
+    def _trace_stored(self, cases: Sequence[Case], depth: int) -> list[TraceSummary]:
+        """Trace and store, level by level. The database finds and stores the contacts from
+        visits itself (``TracingRepository.store_exposures``: ``find``'s rules in SQL, every
+        row marked with this trace's time), so a busy venue's thousand contacts never pass
+        through Python; the few links that need no overlap (household, address, trips,
+        reports) are merged in here; the next level starts from the rows this level wrote;
+        rows of an earlier trace not found again are removed. ``find`` stays the reference
+        the tests hold this to."""
+        if not cases:
+            return []
+        started = now = utcnow()
+        overlap = self.overlap_rules()
+        windows = {c.id: (c.window_start, min(c.window_end, now)) for c in cases}
+        sources = [(c.id, c.person_id, c.person_id, windows[c.id]) for c in cases]
+        self._store_level(sources, 1, overlap, now)
+        around = self._around(cases)
+        known = {
+            c.id: [
+                link
+                for link in self._known_links(c, windows[c.id], around[c.id])
+                if link.person_id != c.person_id
+            ]
+            for c in cases
+        }
+        self._merge_known(known, now)
+        owner = {c.id: c.person_id for c in cases}
+        for level in range(2, depth + 1):
+            # Contacts of the previous level, from their visits after their exposure.
+            sources = [
+                (case_id, pid, owner[case_id], (at, min(now, at + F1_INFECTIOUS)))
+                for case_id, pid, at in self.repo.touched(owner, level - 1, now)
+                if at < now
+            ]
+            if not sources:
+                break
+            self._store_level(sources, level, overlap, now)
+        self.repo.remove_untouched(owner, now)
+        counts = self.repo.traced_counts(owner)
+        summaries = []
+        for case in cases:
+            case.traced_at = utcnow()
+            mine = counts.get(case.id, {})
+            by_source: dict[str, int] = {}
+            for (_level, source), n in mine.items():
+                by_source[source] = by_source.get(source, 0) + n
+            summaries.append(
+                TraceSummary(
+                    case_id=case.id,
+                    f1=sum(n for (level, _s), n in mine.items() if level == 1),
+                    f2=sum(n for (level, _s), n in mine.items() if level == 2),
+                    by_source=by_source,
+                    seconds=(utcnow() - started).total_seconds(),
+                )
+            )
+        return summaries
+
+    def _store_level(
+        self,
+        sources: Sequence[tuple[int, int, int, tuple[datetime, datetime]]],
+        level: int,
+        overlap: rules.OverlapRules,
+        now: datetime,
+    ) -> None:
+        ranges, _kinds = self._ranges(sources, overlap, now)
+        self.repo.store_exposures(
+            ranges, level, now, overlap.estimated_factor, rules.RISK_UNIT_MINUTES, EVIDENCE_LIMIT
         )
-        now = utcnow()
+
+    def _merge_known(self, known: dict[int, list[Link]], now: datetime) -> None:
+        """Add the links that need no overlap to what the visits gave this trace: per person,
+        every link (strongest first) as evidence and the strongest as the link. A row of an
+        earlier trace that the visits did not find again is replaced, keeping its follow-up
+        status and assignment."""
+        wanted = {(case_id, x.person_id) for case_id, links in known.items() for x in links}
+        if not wanted:
+            return
+        rows = {
+            (case_id, pid): (row_id, touched_at, evidence)
+            for row_id, case_id, pid, touched_at, evidence in self.repo.contact_rows(
+                known, {pid for _c, pid in wanted}
+            )
+            if (case_id, pid) in wanted
+        }
+        units = self.repo.person_units(
+            {pid for case_id, pid in wanted if (case_id, pid) not in rows}
+        )
         inserts: list[dict[str, object]] = []
         updates: list[dict[str, object]] = []
-        for case_id, result in found.items():
-            listed = existing.get(case_id, {})
-            for pid, link in result.best.items():
-                proof = evidence_json(result.evidence.get(pid, [link])[:20])
+        for case_id, links in known.items():
+            for pid, own in rules.merge_evidence(links).items():
+                row = rows.get((case_id, pid))
+                found = list(own)
+                if row is not None and _same_time(row[1], now):
+                    found += links_of_evidence(pid, row[2])
+                merged = rules.merge_evidence(found)[pid]
+                best = merged[0]
                 values: dict[str, object] = {
-                    "level": link.level,
-                    "source": link.source,
-                    "via_person_id": link.via_person_id,
-                    "risk": link.risk,
-                    "last_exposure": link.last_exposure,
-                    "evidence": proof,
+                    "level": best.level,
+                    "source": best.source,
+                    "via_person_id": best.via_person_id,
+                    "risk": best.risk,
+                    "last_exposure": best.last_exposure,
+                    "evidence": evidence_json(merged[:EVIDENCE_LIMIT]),
                     "updated_at": now,
                 }
-                contact_id = listed.get(pid)
-                if contact_id is None:
+                if row is None:
                     inserts.append(
                         {
                             **values,
@@ -467,7 +544,7 @@ class TracingService:
                         }
                     )
                 else:
-                    updates.append({**values, "id": contact_id})
+                    updates.append({**values, "id": row[0]})
         self.repo.insert_contacts(inserts)
         self.repo.update_contacts(updates)
 
@@ -669,21 +746,6 @@ def report_details(report: ContactReport) -> dict[str, object]:
     return details if isinstance(details, dict) else {}
 
 
-def _traced(case: Case, found: Found, started: datetime) -> TraceSummary:
-    """Mark the case traced; what was found, by level and by source."""
-    case.traced_at = utcnow()
-    counts: dict[str, int] = {}
-    for link in found.best.values():
-        counts[link.source] = counts.get(link.source, 0) + 1
-    return TraceSummary(
-        case_id=case.id,
-        f1=sum(1 for x in found.best.values() if x.level == 1),
-        f2=sum(1 for x in found.best.values() if x.level == 2),
-        by_source=counts,
-        seconds=(utcnow() - started).total_seconds(),
-    )
-
-
 def _visit_link(
     exposure: rules.Exposure, level: int, via: int, kinds: dict[int, tuple[str, str]]
 ) -> rules.ContactLink:
@@ -728,6 +790,42 @@ def link_json(link: rules.ContactLink) -> dict[str, object]:
     return {
         k: v.isoformat() if isinstance(v, datetime) else v for k, v in _link_fields(link).items()
     }
+
+
+def links_of_evidence(person_id: int, evidence: str) -> list[rules.ContactLink]:
+    """The links of a stored ``contacts.evidence`` (the inverse of ``link_json``); entries
+    that cannot be read are left out."""
+    try:
+        entries = json.loads(evidence or "[]")
+    except ValueError:
+        return []
+    links = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        rest = dict(entry)
+        try:
+            links.append(
+                rules.ContactLink(
+                    person_id=person_id,
+                    level=int(rest.pop("level")),
+                    source=str(rest.pop("source")),
+                    via_person_id=int(rest.pop("via_person_id")),
+                    risk=float(rest.pop("risk")),
+                    last_exposure=datetime.fromisoformat(str(rest.pop("last_exposure"))),
+                    evidence=rest,
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return links
+
+
+def _same_time(stored: datetime, now: datetime) -> bool:
+    """A stored time (aware, or naive UTC from SQLite) is this instant."""
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=UTC)
+    return stored == now
 
 
 def evidence_json(links: Sequence[rules.ContactLink]) -> str:
