@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from phongdich.tracing.rules import ContactLink
-from phongdich.tracing.service import evidence_json, link_json
+from phongdich.tracing.service import evidence_json, link_json, links_of_evidence
 
 
 def link(minutes: int, micro: int = 0) -> ContactLink:
@@ -40,3 +40,22 @@ def test_evidence_json_is_the_list_of_link_json_entries() -> None:
 
 def test_empty_evidence() -> None:
     assert evidence_json([]) == "[]"
+
+
+def test_stored_evidence_reads_back_as_the_same_links() -> None:
+    links = [link(20), link(45, micro=123)]
+    back = links_of_evidence(7, evidence_json(links))
+    assert [(x.level, x.source, x.via_person_id, x.risk, x.last_exposure) for x in back] == [
+        (x.level, x.source, x.via_person_id, x.risk, x.last_exposure) for x in links
+    ]
+    # The rest of each entry stays as stored (times as ISO text).
+    assert back[1].evidence["checkpoint"] == "Chợ Đồng Xuân — cổng số 2"
+    assert back[1].evidence["end"] == "2026-12-01T03:15:00.000123+00:00"
+
+
+def test_unreadable_evidence_entries_are_left_out() -> None:
+    assert links_of_evidence(7, "not json") == []
+    assert links_of_evidence(7, '{"level": 1}') == []
+    good = json.loads(evidence_json([link(20)]))[0]
+    text = json.dumps(["x", {"level": "one"}, {"source": "visit"}, good])
+    assert [x.risk for x in links_of_evidence(7, text)] == [0.75]

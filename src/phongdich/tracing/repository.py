@@ -4,9 +4,9 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, text
+from sqlalchemy import Table, and_, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
@@ -114,6 +114,14 @@ _SAME_TRIP = (
     "SELECT d.person_id, d.id, o.person_id, o.id, d.trip_key FROM declarations d"
     " JOIN declarations o ON o.trip_key = d.trip_key AND o.person_id <> d.person_id"
     " WHERE {where} AND d.trip_key IS NOT NULL ORDER BY d.person_id, o.id"
+)
+_STAYS_AT_PLACES = (
+    "SELECT v.id, v.person_id, v.checkpoint_id, v.entrance_id, v.check_in_at, v.check_out_at,"
+    " v.auto_out_at, v.out_method, c.type, c.name, e.kind"
+    " FROM visits v JOIN checkpoints c ON c.id = v.checkpoint_id"
+    " LEFT JOIN checkpoint_entrances e ON e.id = v.entrance_id"
+    " WHERE {where} AND v.check_in_at >= ? AND v.check_in_at < ?"
+    " ORDER BY v.person_id, v.check_in_at"
 )
 _REPORTS = (
     "SELECT id, case_id, person_id, source, exposed_at, note, details, reported_by, created_at"
@@ -340,6 +348,11 @@ _INNER_SQLITE = """
                  AND v.entrance_id <> r.entrance_id)
 """
 
+# For the overlap statements, in the transaction only: thousands of short index scans, where
+# compiling the expressions (JIT) costs more than it saves, and a ranking sort that should stay
+# in memory.
+_TUNE_PG = text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
+
 _EXPOSED_PG = _EXPOSED.format(inner=_INNER_PG)
 _EXPOSED_SQLITE = _EXPOSED.format(inner=_INNER_SQLITE)
 _EXPOSURES_PG = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_PG))
@@ -453,6 +466,43 @@ class TracingRepository:
         )
         return [VisitRow(*row) for row in self.session.execute(stmt).all()]
 
+    def stays_at_places(
+        self, person_ids: Collection[int], start: datetime, end: datetime
+    ) -> tuple[list[VisitRow], dict[int, tuple[str, str]], set[int]]:
+        """``stays_of``, with the (type, name) of their checkpoints and which of their
+        entrances are rooms: one driver-level query (every trace starts with it; an F2 reads
+        the visits of a thousand F1)."""
+        rows: list[VisitRow] = []
+        places: dict[int, tuple[str, str]] = {}
+        rooms: set[int] = set()
+        if not person_ids:
+            return rows, places, rooms
+        sql = RawSql(self.session)
+        read = sql.read_dt
+        low, high = sql.dt(start - LONGEST_VISIT), sql.dt(end)
+        for part in bulk.id_chunks(person_ids, sql.postgresql):
+            where, params = sql.in_("v.person_id", part)
+            query = _STAYS_AT_PLACES.format(where=where)
+            for vid, pid, cid, eid, at, out, auto, method, kind, name, entrance in sql.rows(
+                query, [*params, low, high]
+            ):
+                rows.append(
+                    VisitRow(
+                        vid,
+                        pid,
+                        cid,
+                        eid,
+                        cast(datetime, read(at)),
+                        read(out),
+                        cast(datetime, read(auto)),
+                        method,
+                    )
+                )
+                places[cid] = (kind, name)
+                if entrance == "room":
+                    rooms.add(eid)
+        return rows, places, rooms
+
     def present_at(
         self,
         ranges: Sequence[tuple[int, datetime, datetime]],
@@ -520,10 +570,7 @@ class TracingRepository:
         postgresql = bulk.is_postgresql(self.session)
         by_case = sorted(ranges, key=lambda r: (r.case_id, r.checkpoint_id, r.present_from))
         if postgresql and ranges:
-            # Thousands of short index scans: compiling the expressions (JIT) costs more than
-            # it saves, and the ranking sort should stay in memory.
-            self.session.execute(text("SET LOCAL jit = off"))
-            self.session.execute(text("SET LOCAL work_mem = '64MB'"))
+            self.session.execute(_TUNE_PG)
         for first in range(0, len(by_case), chunk):
             part = by_case[first : first + chunk]
             if postgresql:
@@ -570,8 +617,7 @@ class TracingRepository:
             return
         postgresql = bulk.is_postgresql(self.session)
         if postgresql:
-            self.session.execute(text("SET LOCAL jit = off"))
-            self.session.execute(text("SET LOCAL work_mem = '64MB'"))
+            self.session.execute(_TUNE_PG)
         stmt = _STORE_EXPOSURES_PG if postgresql else _STORE_EXPOSURES_SQLITE
         constants = {
             "estimated_factor": estimated_factor,
@@ -620,25 +666,32 @@ class TracingRepository:
             out += [(i, c, p, at, ev) for i, c, p, at, ev in self.session.execute(stmt)]
         return out
 
-    def remove_untouched(self, case_ids: Collection[int], now: datetime) -> None:
-        """Contacts of these cases that this trace (marked ``now``) did not find again."""
-        if case_ids:
-            self.session.execute(
-                delete(Contact).where(Contact.case_id.in_(case_ids), Contact.updated_at < now)
-            )
-
-    def traced_counts(self, case_ids: Collection[int]) -> dict[int, dict[tuple[int, str], int]]:
-        """Contacts by (level, source), by case."""
+    def finish_trace(
+        self, case_ids: Collection[int], now: datetime
+    ) -> dict[int, dict[tuple[int, str], int]]:
+        """Remove the contacts of these cases that this trace (marked ``now``) did not find
+        again; then count what is listed, by (level, source), by case. Both statements go
+        together (one round trip on PostgreSQL)."""
         out: dict[int, dict[tuple[int, str], int]] = {}
         if not case_ids:
             return out
-        stmt = (
-            select(Contact.case_id, Contact.level, Contact.source, func.count())
-            .where(Contact.case_id.in_(case_ids))
-            .group_by(Contact.case_id, Contact.level, Contact.source)
-        )
-        for case_id, level, source, n in self.session.execute(stmt):
-            out.setdefault(case_id, {})[(level, source)] = n
+        sql = RawSql(self.session)
+        counted = []
+        with sql.together():
+            for part in bulk.id_chunks(case_ids, sql.postgresql):
+                where, params = sql.in_("case_id", part)
+                sql.execute(
+                    f"DELETE FROM contacts WHERE {where} AND updated_at < ?",  # noqa: S608 - placeholders
+                    [*params, sql.dt(now)],
+                )
+                count = (
+                    f"SELECT case_id, level, source, count(*) FROM contacts WHERE {where}"  # noqa: S608 - placeholders
+                    " GROUP BY case_id, level, source"
+                )
+                counted.append(sql.later(count, params, list))
+        for pending in counted:
+            for case_id, level, source, n in pending.get():
+                out.setdefault(case_id, {})[(level, source)] = n
         return out
 
     def room_entrances(self, entrance_ids: Collection[int]) -> set[int]:
@@ -656,15 +709,6 @@ class TracingRepository:
         return {cid: (kind, name) for cid, kind, name in self.session.execute(stmt)}
 
     # People around a case ---------------------------------------------------------------------
-    def household_of(self, person_id: int) -> list[int]:
-        """Everyone declared in a household together with the person (both directions)."""
-        return self.households([person_id]).get(person_id, [])
-
-    def households(self, person_ids: Collection[int]) -> dict[int, list[int]]:
-        """For each of these people, everyone declared in a household with them (both
-        directions: the household's account holder and the members they declared)."""
-        return self.around(person_ids, ()).households
-
     def around(self, person_ids: Collection[int], case_ids: Collection[int]) -> Nearby:
         """Who is around these people without any overlap to compute — households, the same
         address, the same declared trip — and the contacts named for these cases: four
@@ -782,12 +826,6 @@ class TracingRepository:
             for held in list(self.session.identity_map.values()):
                 if isinstance(held, Contact):
                     self.session.expire(held)
-
-    def remove_contacts(self, case_id: int, person_ids: Collection[int]) -> None:
-        if person_ids:
-            self.session.execute(
-                delete(Contact).where(Contact.case_id == case_id, Contact.person_id.in_(person_ids))
-            )
 
     def household_phones(self, person_ids: Collection[int]) -> dict[int, str]:
         """For people without a phone: the phone of an account whose household lists them."""

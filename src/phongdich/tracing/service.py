@@ -349,9 +349,7 @@ class TracingService:
             by_person.setdefault(person_id, []).append((key, owner, window))
         start = min(w[0] for _k, _p, _o, w in sources)
         end = max(w[1] for _k, _p, _o, w in sources)
-        rows = self.repo.stays_of(set(by_person), start, end)
-        kinds = self.repo.checkpoint_types({r.checkpoint_id for r in rows})
-        rooms = self.repo.room_entrances({r.entrance_id for r in rows if r.entrance_id})
+        rows, kinds, rooms = self.repo.stays_at_places(set(by_person), start, end)
         ranges: list[CaseRange] = []
         for row in rows:
             stay = stay_of(row, kinds, now, rooms)
@@ -463,8 +461,7 @@ class TracingService:
             if not sources:
                 break
             self._store_level(sources, level, overlap, now)
-        self.repo.remove_untouched(owner, now)
-        counts = self.repo.traced_counts(owner)
+        counts = self.repo.finish_trace(owner, now)
         summaries = []
         for case in cases:
             case.traced_at = utcnow()
