@@ -123,6 +123,10 @@ def test_trace_stores_what_find_finds_down_to_f2(env: Env, world: World) -> None
             stored = service.repo.contacts(case_id)
             assert set(stored) == set(expected), case_id
             assert summary.f1 + summary.f2 == len(stored)
+            # Every row carries the mark of the trace that wrote it.
+            marks = {row.found_at for row in stored.values()}
+            assert len(marks) <= 1
+            assert None not in marks
             for pid, link in expected.items():
                 row = stored[pid]
                 assert (row.level, row.source) == (link.level, link.source), (case_id, pid)

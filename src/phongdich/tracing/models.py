@@ -63,6 +63,9 @@ class Contact(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The start of the last trace that found the link (none: listed by other means, e.g. a
+    # shared Bluetooth exposure): a trace keeps what it wrote itself and replaces the rest.
+    found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last warning sent (its delivery state is the outbox message's).
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warning_message_id: Mapped[int | None] = mapped_column(

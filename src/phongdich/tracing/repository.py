@@ -186,9 +186,10 @@ SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e,
 # contact row per (case, person) — the strongest exposure is the link, the strongest
 # ``:evidence_limit`` exposures the evidence (the entries ``link_json`` writes) — so a busy
 # venue's thousand contacts never travel to Python and back. A row this trace already wrote
-# (``updated_at`` = this trace's time: a closer level, or a link from a household or a report)
+# (``found_at`` = this trace's time: a closer level, or a link from a household or a report)
 # keeps its link and gains the new exposures as evidence; a row of an earlier trace is
 # replaced, keeping its follow-up status and assignment.
+_STALE = "(contacts.found_at IS NULL OR contacts.found_at < excluded.found_at)"
 _STORE_EXPOSURES = """
 WITH ranked AS ({exposed}),
 best AS (
@@ -202,25 +203,20 @@ best AS (
   GROUP BY t.case_id, t.person_id
 )
 INSERT INTO contacts (case_id, person_id, level, source, via_person_id, risk, last_exposure,
-                      evidence, status, assigned_unit, created_at, updated_at)
+                      evidence, status, assigned_unit, created_at, updated_at, found_at)
 SELECT best.case_id, best.person_id, :level, 'visit', best.via_person_id, best.risk,
-       best.last_exposure, best.evidence, 'to_call', people.unit_code, :now, :now
+       best.last_exposure, best.evidence, 'to_call', people.unit_code, :now, :now, :now
 FROM best JOIN people ON people.id = best.person_id
 WHERE true
 ON CONFLICT (case_id, person_id) DO UPDATE SET
-  level = CASE WHEN contacts.updated_at < excluded.updated_at
-               THEN excluded.level ELSE contacts.level END,
-  source = CASE WHEN contacts.updated_at < excluded.updated_at
-                THEN excluded.source ELSE contacts.source END,
-  via_person_id = CASE WHEN contacts.updated_at < excluded.updated_at
-                       THEN excluded.via_person_id ELSE contacts.via_person_id END,
-  risk = CASE WHEN contacts.updated_at < excluded.updated_at
-              THEN excluded.risk ELSE contacts.risk END,
-  last_exposure = CASE WHEN contacts.updated_at < excluded.updated_at
-                       THEN excluded.last_exposure ELSE contacts.last_exposure END,
-  evidence = CASE WHEN contacts.updated_at < excluded.updated_at
-                  THEN excluded.evidence ELSE {appended} END,
-  updated_at = excluded.updated_at
+  level = CASE WHEN {stale} THEN excluded.level ELSE contacts.level END,
+  source = CASE WHEN {stale} THEN excluded.source ELSE contacts.source END,
+  via_person_id = CASE WHEN {stale} THEN excluded.via_person_id ELSE contacts.via_person_id END,
+  risk = CASE WHEN {stale} THEN excluded.risk ELSE contacts.risk END,
+  last_exposure = CASE WHEN {stale} THEN excluded.last_exposure ELSE contacts.last_exposure END,
+  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {appended} END,
+  updated_at = excluded.updated_at,
+  found_at = excluded.found_at
 """
 
 # One evidence entry, as ``link_json`` writes it (times in ISO 8601, UTC).
@@ -362,6 +358,7 @@ _STORE_EXPOSURES_PG = text(
         exposed=_EXPOSED_PG,
         evidence=f"CAST(json_agg({_ENTRY_PG} ORDER BY t.n) AS text)",
         appended=_APPENDED_PG,
+        stale=_STALE,
     )
 )
 # SQLite aggregates the rows in the order the ordered subquery gives them (its GROUP BY
@@ -371,6 +368,7 @@ _STORE_EXPOSURES_SQLITE = text(
         exposed=_EXPOSED_SQLITE,
         evidence=f"json_group_array({_ENTRY_SQLITE})",
         appended=_APPENDED_SQLITE,
+        stale=_STALE,
     )
 )
 
@@ -610,7 +608,7 @@ class TracingRepository:
     ) -> None:
         """Find and store, in the database, everyone whose visit overlapped one of these case
         stays (``_STORE_EXPOSURES``: the arithmetic of ``rules.expose``): one contact row per
-        (case, person) at ``level``, marked with ``now`` (``updated_at``). One statement per
+        (case, person) at ``level``, marked with ``now`` (``found_at``). One statement per
         ``chunk`` ranges, never splitting one case's ranges (a person's exposures to a case
         are ranked together)."""
         if not ranges:
@@ -647,21 +645,21 @@ class TracingRepository:
         if not case_ids:
             return []
         stmt = select(Contact.case_id, Contact.person_id, Contact.last_exposure).where(
-            Contact.case_id.in_(case_ids), Contact.level == level, Contact.updated_at == now
+            Contact.case_id.in_(case_ids), Contact.level == level, Contact.found_at == now
         )
         return [(c, p, at) for c, p, at in self.session.execute(stmt)]
 
     def contact_rows(
         self, case_ids: Collection[int], person_ids: Collection[int]
-    ) -> list[tuple[int, int, int, datetime, str]]:
-        """(id, case id, person id, updated at, evidence) of these people's contact rows."""
-        out: list[tuple[int, int, int, datetime, str]] = []
+    ) -> list[tuple[int, int, int, datetime | None, str]]:
+        """(id, case id, person id, found at, evidence) of these people's contact rows."""
+        out: list[tuple[int, int, int, datetime | None, str]] = []
         if not case_ids or not person_ids:
             return out
         postgresql = bulk.is_postgresql(self.session)
         for part in bulk.id_chunks(person_ids, postgresql):
             stmt = select(
-                Contact.id, Contact.case_id, Contact.person_id, Contact.updated_at, Contact.evidence
+                Contact.id, Contact.case_id, Contact.person_id, Contact.found_at, Contact.evidence
             ).where(Contact.case_id.in_(case_ids), bulk.id_in(Contact.person_id, part, postgresql))
             out += [(i, c, p, at, ev) for i, c, p, at, ev in self.session.execute(stmt)]
         return out
@@ -681,7 +679,7 @@ class TracingRepository:
             for part in bulk.id_chunks(case_ids, sql.postgresql):
                 where, params = sql.in_("case_id", part)
                 sql.execute(
-                    f"DELETE FROM contacts WHERE {where} AND updated_at < ?",  # noqa: S608 - placeholders
+                    f"DELETE FROM contacts WHERE {where} AND (found_at IS NULL OR found_at < ?)",  # noqa: S608 - placeholders
                     [*params, sql.dt(now)],
                 )
                 count = (

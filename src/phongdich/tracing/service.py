@@ -516,7 +516,7 @@ class TracingService:
             for pid, own in rules.merge_evidence(links).items():
                 row = rows.get((case_id, pid))
                 found = list(own)
-                if row is not None and _same_time(row[1], now):
+                if row is not None and row[1] is not None and _same_time(row[1], now):
                     found += links_of_evidence(pid, row[2])
                 merged = rules.merge_evidence(found)[pid]
                 best = merged[0]
@@ -528,6 +528,7 @@ class TracingService:
                     "last_exposure": best.last_exposure,
                     "evidence": evidence_json(merged[:EVIDENCE_LIMIT]),
                     "updated_at": now,
+                    "found_at": now,
                 }
                 if row is None:
                     inserts.append(
