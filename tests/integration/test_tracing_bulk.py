@@ -148,3 +148,20 @@ def test_trace_stores_what_find_finds_down_to_f2(env: Env, world: World) -> None
         s.rollback()
     assert compared > 50
     assert levels == {1, 2}
+
+
+def test_a_trace_rolled_back_leaves_nothing_behind(env: Env, world: World) -> None:
+    """The contacts a trace stores belong to its transaction: a request that fails after
+    tracing leaves no contact behind (SQLite included, whose driver opens transactions by
+    the first word of a statement)."""
+    case_ids = _province_with_cases(env, world)
+    with env.session() as s:
+        cases = [c for c in (s.get(Case, i) for i in case_ids) if c is not None]
+        service = TracingService(s, env.settings)
+        summaries = service.trace_many(cases)
+        summaries.append(service.trace(cases[0], depth=2))
+        assert sum(x.f1 + x.f2 for x in summaries) > 0
+        s.rollback()
+    with env.session() as s:
+        repo = TracingService(s, env.settings).repo
+        assert [repo.contacts(i) for i in case_ids] == [{} for _ in case_ids]

@@ -190,7 +190,12 @@ SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e,
 # keeps its link and gains the new exposures as evidence; a row of an earlier trace is
 # replaced, keeping its follow-up status and assignment.
 _STALE = "(contacts.found_at IS NULL OR contacts.found_at < excluded.found_at)"
+# The statement starts with INSERT, its CTEs inside: Python's sqlite3 opens the transaction
+# before a statement only when its first word says it writes (a leading WITH would run it on
+# its own, committed at once).
 _STORE_EXPOSURES = """
+INSERT INTO contacts (case_id, person_id, level, source, via_person_id, risk, last_exposure,
+                      evidence, status, assigned_unit, created_at, updated_at, found_at)
 WITH ranked AS ({exposed}),
 best AS (
   SELECT t.case_id, t.person_id,
@@ -202,8 +207,6 @@ best AS (
         ORDER BY case_id, person_id, n) AS t
   GROUP BY t.case_id, t.person_id
 )
-INSERT INTO contacts (case_id, person_id, level, source, via_person_id, risk, last_exposure,
-                      evidence, status, assigned_unit, created_at, updated_at, found_at)
 SELECT best.case_id, best.person_id, :level, 'visit', best.via_person_id, best.risk,
        best.last_exposure, best.evidence, 'to_call', people.unit_code, :now, :now, :now
 FROM best JOIN people ON people.id = best.person_id
