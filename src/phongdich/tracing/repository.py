@@ -300,6 +300,10 @@ _INNER_PG = """
 # lengths from julianday() rounded to the millisecond (a 15-minute overlap must not come out
 # as 899.9999 s). Its scalar min()/max() return NULL when any argument is NULL, hence the
 # COALESCEs.
+# ``LIMIT -1`` (no limit) keeps SQLite from flattening the ranges' subquery into the join: a
+# subquery with a LIMIT is never flattened into a join, so each range's fields are read from
+# its JSON once, not again for every visit the range meets (measured on 10 M visits: one case
+# 33.5 → 19.0 ms, 1,000 cases 42.6 → 26.4 s).
 _INNER_SQLITE = """
       SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
              r.checkpoint_id, r.rule, r.risk_factor, r.min_s,
@@ -328,7 +332,7 @@ _INNER_SQLITE = """
                json_extract(j.value, '$[12]') AS low,
                json_extract(j.value, '$[13]') AS owner,
                json_extract(j.value, '$[14]') AS cp_name
-        FROM json_each(:ranges) AS j
+        FROM json_each(:ranges) AS j LIMIT -1
       ) AS r
       JOIN (
         SELECT visits.id, visits.person_id, visits.entrance_id, visits.checkpoint_id,
