@@ -432,6 +432,13 @@ def _sqlite_range_params(ranges: Sequence[CaseRange], now: datetime) -> dict[str
     return {"ranges": json.dumps(rows), "now": _sqlite_time(now)}
 
 
+def _range_params(ranges: Sequence[CaseRange], now: datetime, postgresql: bool) -> dict[str, Any]:
+    """The parameters of the overlap statements for these ranges, by dialect."""
+    if postgresql:
+        return _pg_range_params(ranges, now)
+    return _sqlite_range_params(ranges, now)
+
+
 def _sqlite_time(value: datetime) -> str:
     """A UTC time as SQLite stores it (``UTCDateTime``: naive, microseconds)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -458,18 +465,7 @@ class TracingRepository:
     ) -> list[VisitRow]:
         """Visits of these people that may overlap [start, end): bounded below by the longest
         possible visit, so the index range scan stays short."""
-        if not person_ids:
-            return []
-        stmt = (
-            select(*_VISIT_COLUMNS)
-            .where(
-                Visit.person_id.in_(person_ids),
-                Visit.check_in_at >= start - LONGEST_VISIT,
-                Visit.check_in_at < end,
-            )
-            .order_by(Visit.person_id, Visit.check_in_at)
-        )
-        return [VisitRow(*row) for row in self.session.execute(stmt).all()]
+        return self.stays_at_places(person_ids, start, end)[0]
 
     def stays_at_places(
         self, person_ids: Collection[int], start: datetime, end: datetime
@@ -578,10 +574,8 @@ class TracingRepository:
             self.session.execute(_TUNE_PG)
         for first in range(0, len(by_case), chunk):
             part = by_case[first : first + chunk]
-            if postgresql:
-                stmt, params = _EXPOSURES_PG, _pg_range_params(part, now)
-            else:
-                stmt, params = _EXPOSURES_SQLITE, _sqlite_range_params(part, now)
+            stmt = _EXPOSURES_PG if postgresql else _EXPOSURES_SQLITE
+            params = _range_params(part, now, postgresql)
             params |= {"estimated_factor": estimated_factor, "risk_unit": risk_unit_minutes}
             for row in self.session.execute(stmt, params).all():
                 exposure = BulkExposure(
@@ -637,11 +631,7 @@ class TracingRepository:
             while last < len(by_case) and by_case[last].case_id == by_case[last - 1].case_id:
                 last += 1
             part = by_case[first:last]
-            if postgresql:
-                params = _pg_range_params(part, now)
-            else:
-                params = _sqlite_range_params(part, now) | {"now": _sqlite_time(now)}
-            self.session.execute(stmt, params | constants)
+            self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
             first = last
 
     def touched(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import orjson
 from sqlalchemy.orm import Session
@@ -516,7 +516,7 @@ class TracingService:
             for pid, own in rules.merge_evidence(links).items():
                 row = rows.get((case_id, pid))
                 found = list(own)
-                if row is not None and row[1] is not None and _same_time(row[1], now):
+                if row is not None and row[1] == now:  # written by this trace
                     found += links_of_evidence(pid, row[2])
                 merged = rules.merge_evidence(found)[pid]
                 best = merged[0]
@@ -817,13 +817,6 @@ def links_of_evidence(person_id: int, evidence: str) -> list[rules.ContactLink]:
         except (KeyError, TypeError, ValueError):
             continue
     return links
-
-
-def _same_time(stored: datetime, now: datetime) -> bool:
-    """A stored time (aware, or naive UTC from SQLite) is this instant."""
-    if stored.tzinfo is None:
-        stored = stored.replace(tzinfo=UTC)
-    return stored == now
 
 
 def evidence_json(links: Sequence[rules.ContactLink]) -> str:
