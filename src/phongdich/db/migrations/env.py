@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from phongdich.db.models import metadata
+from phongdich.db.models import include_for, metadata
 from phongdich.db.session import make_engine
 
 config = context.config
@@ -31,7 +31,12 @@ def run_migrations_online() -> None:
         else make_engine(url)
     )
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            include_object=include_for(connection.dialect.name),
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
