@@ -29,6 +29,8 @@ def test_trace_benchmark_measures_every_size() -> None:
             "f1f2_p99_ms",
             "bare_overlap_p50_ms",
             "bulk_f1_s",
+            "f1_in_db_p50_ms",
+            "bulk_in_db_s",
         ):
             assert size[key] > 0, key
         assert size["f1_p99_ms"] >= size["f1_p50_ms"]
@@ -40,6 +42,8 @@ def test_trace_benchmark_measures_every_size() -> None:
     # Contacts were found, and more of them where visits are denser.
     assert sizes[-1]["contacts_per_case_p50"] > 0
     assert sizes[-1]["bulk_contacts"] > 0
+    # The pairs the database counts are the contacts found from visits, a part of all found.
+    assert 0 < sizes[-1]["bulk_in_db_pairs"] <= sizes[-1]["bulk_contacts"]
     assert sizes[-1]["candidate_visits_p50"] >= sizes[0]["candidate_visits_p50"]
     assert result["growth_f1_p50_1m_to_10m"] is None  # neither size was measured
     assert set(result["targets"]["met"]) == {

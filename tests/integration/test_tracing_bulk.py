@@ -165,3 +165,24 @@ def test_a_trace_rolled_back_leaves_nothing_behind(env: Env, world: World) -> No
     with env.session() as s:
         repo = TracingService(s, env.settings).repo
         assert [repo.contacts(i) for i in case_ids] == [{} for _ in case_ids]
+
+
+def test_count_exposed_counts_what_trace_many_finds_from_visits(env: Env, world: World) -> None:
+    """``count_exposed`` (finding alone, counted by the database) counts the (case, person)
+    pairs that the visits give ``trace_many``: the F1 rows with a visit among their evidence."""
+    case_ids = _province_with_cases(env, world)
+    with env.session() as s:
+        cases = [c for c in (s.get(Case, i) for i in case_ids) if c is not None]
+        service = TracingService(s, env.settings)
+        counted = service.count_exposed(cases)
+        service.trace_many(cases)
+        from_visits = sum(
+            1
+            for case_id in case_ids
+            for row in service.repo.contacts(case_id).values()
+            if any(e["source"] == "visit" for e in json.loads(row.evidence))
+        )
+        s.rollback()
+    assert counted > 50
+    assert counted == from_visits
+    assert service.count_exposed([]) == 0

@@ -33,9 +33,11 @@ Sizes grow incrementally (1 M visits, measured, then up to 10 M, measured again;
   the ranges built as the service builds them), to show what the service adds;
 - ``f1_find``: ``TracingService.find(case, depth=1)``, the same F1 found with its evidence by
   the pure rules in Python, not stored;
+- ``f1_in_db``: ``TracingService.count_exposed([case])``, the F1 from visits found by the
+  database and only counted there: what storing them adds to finding them;
 - ``bulk``: the F1 of 1,000 new cases at once (``TracingService.trace_many``: one overlap
   statement per 5,000 case stays), stored and rolled back; ``bulk_find``: ``find_many``, the same
-  without storing.
+  without storing; ``bulk_in_db``: ``count_exposed`` of the same cases.
 
 The last line on stdout is one JSON object.
 """
@@ -645,6 +647,7 @@ class PgStore(Store):
 class Figures:
     f1: list[float] = field(default_factory=list)
     f1_find: list[float] = field(default_factory=list)
+    f1_in_db: list[float] = field(default_factory=list)
     f1f2: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
     contacts: list[int] = field(default_factory=list)
@@ -797,6 +800,18 @@ def measure(
             s.rollback()
         return elapsed, summary.f1, summary.f2, ranges
 
+    def timed_in_db(case_id: int) -> float:
+        """Seconds for the database to find the case's F1 from visits, counted there: nothing
+        read into Python or stored."""
+        with factory() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            t0 = time.perf_counter()
+            TracingService(s, settings).count_exposed([case])
+            elapsed = time.perf_counter() - t0
+            s.rollback()
+        return elapsed
+
     def timed_bare(case_id: int) -> tuple[float, int, int]:
         with factory() as s:
             case = s.get(Case, case_id)
@@ -818,6 +833,7 @@ def measure(
             figures.case_visits.append(visits)
             figures.candidates.append(candidates)
             figures.f1_find.append(timed_find(case_id))
+            figures.f1_in_db.append(timed_in_db(case_id))
             seconds, f1, _f2, ranges = timed_trace(case_id, 1)
             figures.f1.append(seconds)
             figures.contacts.append(f1)
@@ -837,6 +853,12 @@ def measure(
             bar.update(1)
 
     log(f"bulk: F1 of {len(bulk_ids):,} cases at once, found, then found and stored")
+    with factory() as s:
+        bulk_cases = list(s.scalars(select(Case).where(Case.id.in_(bulk_ids))))
+        t0 = time.perf_counter()
+        bulk_in_db = TracingService(s, settings).count_exposed(bulk_cases)
+        bulk_in_db_s = time.perf_counter() - t0
+        s.rollback()
     with factory() as s:
         bulk_cases = list(s.scalars(select(Case).where(Case.id.in_(bulk_ids))))
         t0 = time.perf_counter()
@@ -863,6 +885,7 @@ def measure(
         "f1_p99_ms": _ms(_pct(figures.f1, 0.99)),
         "f1_find_p50_ms": _ms(find_p50),
         "f1_find_p99_ms": _ms(_pct(figures.f1_find, 0.99)),
+        "f1_in_db_p50_ms": _ms(median(figures.f1_in_db)),
         "f1f2_p50_ms": _ms(median(figures.f1f2)),
         "f1f2_p99_ms": _ms(_pct(figures.f1f2, 0.99)),
         "f1f2_cases": len(figures.f1f2),
@@ -891,6 +914,8 @@ def measure(
         "bulk_contacts": bulk_contacts,
         "bulk_find_s": round(bulk_find_s, 3),
         "bulk_found": bulk_found,
+        "bulk_in_db_s": round(bulk_in_db_s, 3),
+        "bulk_in_db_pairs": bulk_in_db,
     }
 
 
@@ -1004,9 +1029,10 @@ def run(
             )
             log(
                 f"{size:,}: F1 p50 {figures['f1_p50_ms']} ms (found "
-                f"{figures['f1_find_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
+                f"{figures['f1_find_p50_ms']} ms, in the database "
+                f"{figures['f1_in_db_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
                 f"{figures['bare_overlap_p50_ms']} ms, bulk {figures['bulk_f1_s']} s (found "
-                f"{figures['bulk_find_s']} s)"
+                f"{figures['bulk_find_s']} s, in the database {figures['bulk_in_db_s']} s)"
             )
         version = store.version()
     finally:
@@ -1084,12 +1110,16 @@ def summarize(
             f"(at least {F1F2_MIN_CASES}); percentiles over the cases that succeeded, failures "
             f"(errors; on PostgreSQL a statement over {F2_STATEMENT_TIMEOUT_S} s; a trace over "
             f"{F1F2_WALL_LIMIT_S} s, stopped) counted apart",
+            "f1_in_db": "TracingService.count_exposed([case]): the F1 from visits found by "
+            "the database and only counted there (one statement), nothing read into Python or "
+            "stored: what storing adds to finding",
             "bare_overlap": "TracingRepository.stays_of + present_at for the same case: the "
             "overlap queries find runs, their rows read into Python",
             "bulk": "TracingService.trace_many(1,000 cases): the contacts of every case stay "
             "found and stored by the database, one statement per 5,000 stays, rolled back; "
             "bulk_find: find_many, each person's strongest exposure read into Python, "
-            "nothing stored",
+            "nothing stored; bulk_in_db: count_exposed of the same cases, one statement, "
+            "nothing read or stored",
             "warmup_cases": WARMUP,
         },
         "machine_note": f"{cores} cores, {platform.machine()}, Python "

@@ -182,6 +182,9 @@ SELECT case_id, person_id, case_visit_id, contact_visit_id, checkpoint_id, s, e,
        certain_s, rule, risk FROM ({exposed}) AS z WHERE n = 1
 """
 
+# How many (case, person) pairs: finding alone, nothing read or stored (the trace bench).
+_COUNT_EXPOSED = "SELECT count(*) FROM ({exposed}) AS z WHERE n = 1"
+
 # What ``store_exposures`` runs: the same exposures, stored by the database itself as one
 # contact row per (case, person) — the strongest exposure is the link, the strongest
 # ``:evidence_limit`` exposures the evidence (the entries ``link_json`` writes) — so a busy
@@ -360,6 +363,8 @@ _EXPOSED_PG = _EXPOSED.format(inner=_INNER_PG)
 _EXPOSED_SQLITE = _EXPOSED.format(inner=_INNER_SQLITE)
 _EXPOSURES_PG = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_PG))
 _EXPOSURES_SQLITE = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_SQLITE))
+_COUNT_EXPOSED_PG = text(_COUNT_EXPOSED.format(exposed=_EXPOSED_PG))
+_COUNT_EXPOSED_SQLITE = text(_COUNT_EXPOSED.format(exposed=_EXPOSED_SQLITE))
 _STORE_EXPOSURES_PG = text(
     _STORE_EXPOSURES.format(
         exposed=_EXPOSED_PG,
@@ -596,6 +601,25 @@ class TracingRepository:
                 if kept is None or (exposure.risk, exposure.end) > (kept.risk, kept.end):
                     found[key] = exposure
         return list(found.values())
+
+    def count_exposed(
+        self,
+        ranges: Sequence[CaseRange],
+        now: datetime,
+        estimated_factor: float,
+        risk_unit_minutes: float,
+    ) -> int:
+        """How many (case, person) pairs these case stays expose (``_EXPOSED``'s strongest
+        rows), counted in one statement: finding without reading or storing."""
+        if not ranges:
+            return 0
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
+            self.session.execute(_TUNE_PG)
+        stmt = _COUNT_EXPOSED_PG if postgresql else _COUNT_EXPOSED_SQLITE
+        params = _range_params(ranges, now, postgresql)
+        params |= {"estimated_factor": estimated_factor, "risk_unit": risk_unit_minutes}
+        return int(self.session.execute(stmt, params).scalar_one())
 
     def store_exposures(
         self,

@@ -421,6 +421,23 @@ class TracingService:
                 found.append(_visit_link(exposure, level, pid, kinds))
         return found
 
+    def count_exposed(self, cases: Sequence[Case]) -> int:
+        """How many (case, person) pairs the visits expose for these cases under the overlap
+        rules: what ``trace_many`` stores from visits, counted by the database with nothing
+        listed or stored (the trace bench sets it beside the storing)."""
+        if not cases:
+            return 0
+        now = utcnow()
+        overlap = self.overlap_rules()
+        sources = [
+            (c.id, c.person_id, c.person_id, (c.window_start, min(c.window_end, now)))
+            for c in cases
+        ]
+        ranges, _kinds = self._ranges(sources, overlap, now)
+        return self.repo.count_exposed(
+            ranges, now, overlap.estimated_factor, rules.RISK_UNIT_MINUTES
+        )
+
     def trace_many(self, cases: Sequence[Case]) -> list[TraceSummary]:
         """The F1 of many cases at once (a day's new cases), stored as ``trace`` stores."""
         return self._trace_stored(cases, 1)
