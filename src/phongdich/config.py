@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     trace_min_overlap_minutes: int = 15
     trace_after_margin_minutes: int = 30
     trace_depth: int = Field(default=2, ge=1, le=4)
+    # A trace goes one level deeper only from at most this many people of the level before: the
+    # contacts of a stadium's F1, or the F3 of a busy city, would run for minutes and list
+    # millions. The case then shows which level was not traced and why.
+    trace_level_limit: int = Field(default=20_000, ge=1)
 
     # Bluezone key server. Exports are signed with an ECDSA P-256 key (PEM, PKCS#8) published
     # at /api/v1/proximity/export-keys, verification certificates (ES256 JWT) with another;

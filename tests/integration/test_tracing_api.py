@@ -13,7 +13,7 @@ from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
-from phongdich.tracing.models import Contact
+from phongdich.tracing.models import Case, Contact
 from phongdich.visits.service import ScanCommand, VisitService
 from tests.conftest import Env, World, login_official
 from tests.integration.test_visits_api import active_checkpoint
@@ -303,3 +303,46 @@ def test_a_meeting_room_counts_only_people_in_that_room(
     contacts = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
     assert [c["person"] for c in contacts] == ["Đỗ Thị Hạnh"]
     assert contacts[0]["evidence"][0]["rule"] == "type:meeting_room"
+
+
+def test_a_level_too_large_is_left_untraced_and_the_case_says_so(
+    env: Env, world: World, make_client: Any, monkeypatch: Any
+) -> None:
+    """A trace goes a level deeper only from at most ``trace_level_limit`` people: beyond it
+    the level is not traced (nothing of it stored) and the case, API and page, says which
+    level and why; a later trace within the limit clears it."""
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+    assert tracer.post(f"{url}/trace?depth=2").json()["stopped_level"] is None
+
+    monkeypatch.setattr(env.settings, "trace_level_limit", 1)  # the case has two F1
+    shallow = tracer.post(f"{url}/trace?depth=1").json()
+    assert (shallow["f1"], shallow["stopped_level"]) == (2, None)  # nothing deeper was asked
+    stopped = tracer.post(f"{url}/trace?depth=2").json()
+    assert (stopped["f1"], stopped["f2"]) == (2, 0)
+    assert (stopped["stopped_level"], stopped["stopped_people"]) == (2, 2)
+    assert tracer.get(f"{url}/contacts?level=2").json() == []
+    shown = tracer.get(url).json()
+    assert (shown["trace_stopped_level"], shown["trace_stopped_people"]) == (2, 2)
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert page.status_code == 200
+    assert 'id="trace-stopped"' in page.text
+    assert "Chưa truy vết F2: F1 có 2 người, nhiều hơn giới hạn 1 người mỗi cấp." in page.text
+
+    monkeypatch.setattr(env.settings, "trace_level_limit", 20_000)
+    again = tracer.post(f"{url}/trace?depth=2").json()
+    assert (again["f1"], again["f2"], again["stopped_level"]) == (2, 2, None)
+    assert tracer.get(url).json()["trace_stopped_level"] is None
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert 'id="trace-stopped"' not in page.text
+    # Large numbers read the Vietnamese way.
+    with env.session() as s:
+        row = s.get(Case, case["id"])
+        assert row is not None
+        row.trace_stopped_level, row.trace_stopped_people = 3, 297_091
+        s.commit()
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert "Chưa truy vết F3: F2 có 297.091 người, nhiều hơn giới hạn 20.000 người" in page.text

@@ -30,6 +30,10 @@ class Case(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     traced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The level the last trace did not go down to (none: it went as deep as asked), because
+    # the level before had ``trace_stopped_people`` people, over ``trace_level_limit``.
+    trace_stopped_level: Mapped[int | None] = mapped_column(Integer)
+    trace_stopped_people: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (

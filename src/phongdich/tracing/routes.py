@@ -266,6 +266,8 @@ def case_out(person: Person | None, case: Case) -> CaseOut:
         window_start=case.window_start,
         window_end=case.window_end,
         traced_at=case.traced_at,
+        trace_stopped_level=case.trace_stopped_level,
+        trace_stopped_people=case.trace_stopped_people,
     )
 
 

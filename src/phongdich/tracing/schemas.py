@@ -27,6 +27,9 @@ class CaseOut(BaseModel):
     window_start: datetime
     window_end: datetime
     traced_at: datetime | None
+    # As in ``TraceOut``, from the last trace.
+    trace_stopped_level: int | None = None
+    trace_stopped_people: int | None = None
 
 
 class TraceOut(BaseModel):
@@ -35,6 +38,10 @@ class TraceOut(BaseModel):
     f2: int
     by_source: dict[str, int]
     seconds: float
+    # The level left untraced: the level before had ``stopped_people`` people, more than the
+    # platform traces further from (``TRACE_LEVEL_LIMIT``); none: traced as deep as asked.
+    stopped_level: int | None = None
+    stopped_people: int | None = None
 
 
 class ContactOut(BaseModel):

@@ -39,6 +39,10 @@ class TraceSummary:
     f2: int
     by_source: dict[str, int]
     seconds: float
+    # The level not traced because the level before had too many people (``stopped_people``,
+    # over ``Settings.trace_level_limit``); none: traced as deep as asked.
+    stopped_level: int | None = None
+    stopped_people: int | None = None
 
 
 Link = rules.ContactLink
@@ -468,6 +472,7 @@ class TracingService:
         }
         self._merge_known(known, now)
         owner = {c.id: c.person_id for c in cases}
+        stopped: tuple[int, int] | None = None
         for level in range(2, depth + 1):
             # Contacts of the previous level, from their visits after their exposure.
             sources = [
@@ -477,11 +482,16 @@ class TracingService:
             ]
             if not sources:
                 break
+            if len(sources) > self.settings.trace_level_limit:
+                # Minutes of work and millions of rows: the tracer is told instead.
+                stopped = (level, len(sources))
+                break
             self._store_level(sources, level, overlap, now)
         counts = self.repo.finish_trace(owner, now)
         summaries = []
         for case in cases:
             case.traced_at = utcnow()
+            case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}
             for (_level, source), n in mine.items():
@@ -493,6 +503,8 @@ class TracingService:
                     f2=sum(n for (level, _s), n in mine.items() if level == 2),
                     by_source=by_source,
                     seconds=(utcnow() - started).total_seconds(),
+                    stopped_level=case.trace_stopped_level,
+                    stopped_people=case.trace_stopped_people,
                 )
             )
         return summaries
