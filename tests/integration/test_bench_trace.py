@@ -39,6 +39,8 @@ def test_trace_benchmark_measures_every_size() -> None:
         assert size["case_visits_p50"] == 20  # the case-like people the generator made
         # ``find`` runs the same overlap queries and the rules on what they read.
         assert size["f1_find_p50_ms"] >= size["bare_overlap_p50_ms"]
+        # Every F1 + F2 timed went down to F2 (far fewer F1 than the level limit).
+        assert size["f1f2_f2_untraced"] == 0
     # Contacts were found, and more of them where visits are denser.
     assert sizes[-1]["contacts_per_case_p50"] > 0
     assert sizes[-1]["bulk_contacts"] > 0

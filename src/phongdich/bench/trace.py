@@ -655,6 +655,8 @@ class Figures:
     candidates: list[int] = field(default_factory=list)
     case_visits: list[int] = field(default_factory=list)
     f1f2_errors: list[str] = field(default_factory=list)
+    # F1 + F2 traces that left F2 untraced (more F1 than ``trace_level_limit``).
+    f1f2_stopped: int = 0
     f2_ranges: list[int] = field(default_factory=list)
 
 
@@ -783,9 +785,10 @@ def measure(
             s.rollback()
         return elapsed
 
-    def timed_trace(case_id: int, depth: int) -> tuple[float, int, int, int]:
+    def timed_trace(case_id: int, depth: int) -> tuple[float, int, int, int, bool]:
         """(seconds, F1, F2, visits of the F1 after their exposure: the ranges an F2 query
-        would get — counted after the timing, for depth 1 only)."""
+        would get — counted after the timing, for depth 1 only —, whether a level was left
+        untraced)."""
         with factory() as s:
             case = s.get(Case, case_id)
             assert case is not None
@@ -798,7 +801,7 @@ def measure(
             elapsed = time.perf_counter() - t0
             ranges = f2_ranges(s, case) if depth == 1 else 0
             s.rollback()
-        return elapsed, summary.f1, summary.f2, ranges
+        return elapsed, summary.f1, summary.f2, ranges, summary.stopped_level is not None
 
     def timed_in_db(case_id: int) -> float:
         """Seconds for the database to find the case's F1 from visits, counted there: nothing
@@ -834,7 +837,7 @@ def measure(
             figures.candidates.append(candidates)
             figures.f1_find.append(timed_find(case_id))
             figures.f1_in_db.append(timed_in_db(case_id))
-            seconds, f1, _f2, ranges = timed_trace(case_id, 1)
+            seconds, f1, _f2, ranges, _stopped = timed_trace(case_id, 1)
             figures.f1.append(seconds)
             figures.contacts.append(f1)
             figures.f2_ranges.append(ranges)
@@ -843,12 +846,13 @@ def measure(
             if within_budget:
                 t0 = time.perf_counter()
                 try:
-                    seconds, _f1, f2, _ = timed_trace(case_id, 2)
+                    seconds, _f1, f2, _, stopped = timed_trace(case_id, 2)
                 except (SQLAlchemyError, TooSlow) as exc:  # a failure is a finding, not the end
                     figures.f1f2_errors.append(_failure(exc))
                 else:
                     figures.f1f2.append(seconds)
                     figures.f2.append(f2)
+                    figures.f1f2_stopped += stopped
                 f1f2_spent += time.perf_counter() - t0
             bar.update(1)
 
@@ -890,6 +894,8 @@ def measure(
         "f1f2_p99_ms": _ms(_pct(figures.f1f2, 0.99)),
         "f1f2_cases": len(figures.f1f2),
         "f1f2_failed": len(figures.f1f2_errors),
+        # Of the F1 + F2 timed, how many left F2 untraced (too many F1): their times are F1's.
+        "f1f2_f2_untraced": figures.f1f2_stopped,
         "f1f2_errors": sorted(set(figures.f1f2_errors)),
         # The median with every failure counted as slower than any success (null: a failure).
         "f1f2_p50_ms_failures_as_slowest": _ms(
