@@ -6,8 +6,10 @@ Create Date: 2026-12-04 22:10:00
 
 SQLite has no ``INCLUDE``: the columns the tracing overlap scans read (how the visit ended,
 who, through which entrance) follow (checkpoint, check-in) as key columns, so those scans read
-the index alone instead of one visit row per index entry. PostgreSQL's index (0007) already
-covers them and is left as it is.
+the index alone instead of one visit row per index entry. On SQLite the index is renamed
+``ix_visits_checkpoint_cover`` (the model declares one index per database, and Alembic tells
+them apart by name). PostgreSQL's ``ix_visits_checkpoint_in`` (0007) already covers those
+columns and is left as it is.
 """
 
 from collections.abc import Sequence
