@@ -8,30 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from phongdich.db.migrate import alembic_config, downgrade, upgrade
-from phongdich.db.models import include_for, metadata
 from phongdich.db.session import make_engine
 from tests.conftest import BACKENDS
+from tests.support.schema import differences
 
 
 def _differences(url: str) -> list[Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": False,
-                    "include_object": include_for(connection.dialect.name),
-                },
-            )
-            return list(compare_metadata(context, metadata))
+            return differences(connection)
     finally:
         engine.dispose()
 
