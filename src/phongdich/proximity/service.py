@@ -37,7 +37,7 @@ from phongdich.proximity.schemas import PublishIn, SharedExposureIn
 from phongdich.tracing import rules
 from phongdich.tracing.models import Case, Contact, ContactReport
 from phongdich.tracing.repository import TracingRepository
-from phongdich.tracing.service import TracingService, link_json
+from phongdich.tracing.service import EVIDENCE_LIMIT, TracingService, link_json
 
 # An export period is made only this long after it ended: a key whose transaction was still
 # open at the end of the period is then in the database (a later one goes into the next file).
@@ -45,7 +45,6 @@ EXPORT_GRACE = timedelta(minutes=1)
 # Verification codes (and their tokens) are kept this long, so that a published key still
 # leads to its case for as long as the key is kept (14 days) plus the token's day.
 CODE_RETENTION_EXTRA = timedelta(days=2)
-EVIDENCE_LIMIT = 20  # links kept per contact, as tracing keeps them
 SHARE_MAX_AGE = timedelta(days=15)
 
 _TEST_TYPE_REPORT = {name: report for report, name in keyserver.TEST_TYPES.items()}

@@ -178,7 +178,7 @@ class TracingService:
         depth = depth or self.settings.trace_depth
         now = utcnow()
         overlap = self.overlap_rules()
-        window = (case.window_start, min(case.window_end, now))
+        window = _window(case, now)
         links: list[rules.ContactLink] = []
         case_links = self._visit_links({case.person_id: window}, level=1, overlap=overlap, now=now)
         links += case_links
@@ -290,7 +290,7 @@ class TracingService:
         if not cases:
             return {}
         now = utcnow()
-        windows = {c.id: (c.window_start, min(c.window_end, now)) for c in cases}
+        windows = {c.id: _window(c, now) for c in cases}
         links = self._overlap_links(
             [(c.id, c.person_id, windows[c.id]) for c in cases], 1, self.overlap_rules(), now
         )
@@ -433,10 +433,7 @@ class TracingService:
             return 0
         now = utcnow()
         overlap = self.overlap_rules()
-        sources = [
-            (c.id, c.person_id, c.person_id, (c.window_start, min(c.window_end, now)))
-            for c in cases
-        ]
+        sources = [(c.id, c.person_id, c.person_id, _window(c, now)) for c in cases]
         ranges, _kinds = self._ranges(sources, overlap, now)
         return self.repo.count_exposed(
             ranges, now, overlap.estimated_factor, rules.RISK_UNIT_MINUTES
@@ -458,7 +455,7 @@ class TracingService:
             return []
         started = now = utcnow()
         overlap = self.overlap_rules()
-        windows = {c.id: (c.window_start, min(c.window_end, now)) for c in cases}
+        windows = {c.id: _window(c, now) for c in cases}
         sources = [(c.id, c.person_id, c.person_id, windows[c.id]) for c in cases]
         self._store_level(sources, 1, overlap, now)
         around = self._around(cases)
@@ -689,7 +686,7 @@ class TracingService:
         the public map and citizens' self-check; publishing again adds nothing twice."""
         margin = timedelta(minutes=self.settings.trace_after_margin_minutes)
         now = utcnow()
-        window = (case.window_start, min(case.window_end, now))
+        window = _window(case, now)
         known = {(e.checkpoint_id, e.start) for e in self.repo.exposure_places(case.id)}
         added: list[ExposurePlace] = []
         for row in self.repo.stays_of([case.person_id], window[0], window[1]):
@@ -771,6 +768,11 @@ def report_details(report: ContactReport) -> dict[str, object]:
     except ValueError:
         return {}
     return details if isinstance(details, dict) else {}
+
+
+def _window(case: Case, now: datetime) -> tuple[datetime, datetime]:
+    """The case's infectious window as far as it has run (an open window ends now)."""
+    return case.window_start, min(case.window_end, now)
 
 
 def _visit_link(
