@@ -54,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -774,16 +774,25 @@ def measure(
     bulk_ids = open_cases(factory, settings, admin_id, bulk_people)
     figures = Figures()
 
-    def timed_find(case_id: int) -> float:
-        """Seconds to find the F1 of the case with their evidence, nothing stored."""
+    def timed(case_id: int, call: Callable[[TracingService, Case], object]) -> float:
+        """Seconds of one call on the case, in its own transaction rolled back."""
         with factory() as s:
             case = s.get(Case, case_id)
             assert case is not None
             t0 = time.perf_counter()
-            TracingService(s, settings).find(case, depth=1)
+            call(TracingService(s, settings), case)
             elapsed = time.perf_counter() - t0
             s.rollback()
         return elapsed
+
+    def find_f1(service: TracingService, case: Case) -> object:
+        """The F1 with their evidence by the pure rules, nothing stored."""
+        return service.find(case, depth=1)
+
+    def count_f1(service: TracingService, case: Case) -> object:
+        """The F1 from visits found by the database and counted there: nothing read into
+        Python or stored."""
+        return service.count_exposed([case])
 
     def timed_trace(case_id: int, depth: int) -> tuple[float, int, int, int, bool]:
         """(seconds, F1, F2, visits of the F1 after their exposure: the ranges an F2 query
@@ -802,18 +811,6 @@ def measure(
             ranges = f2_ranges(s, case) if depth == 1 else 0
             s.rollback()
         return elapsed, summary.f1, summary.f2, ranges, summary.stopped_level is not None
-
-    def timed_in_db(case_id: int) -> float:
-        """Seconds for the database to find the case's F1 from visits, counted there: nothing
-        read into Python or stored."""
-        with factory() as s:
-            case = s.get(Case, case_id)
-            assert case is not None
-            t0 = time.perf_counter()
-            TracingService(s, settings).count_exposed([case])
-            elapsed = time.perf_counter() - t0
-            s.rollback()
-        return elapsed
 
     def timed_bare(case_id: int) -> tuple[float, int, int]:
         with factory() as s:
@@ -835,8 +832,8 @@ def measure(
             figures.bare.append(seconds)
             figures.case_visits.append(visits)
             figures.candidates.append(candidates)
-            figures.f1_find.append(timed_find(case_id))
-            figures.f1_in_db.append(timed_in_db(case_id))
+            figures.f1_find.append(timed(case_id, find_f1))
+            figures.f1_in_db.append(timed(case_id, count_f1))
             seconds, f1, _f2, ranges, _stopped = timed_trace(case_id, 1)
             figures.f1.append(seconds)
             figures.contacts.append(f1)
