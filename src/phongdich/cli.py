@@ -151,7 +151,8 @@ def proximity_export() -> None:
 
 @app.command()
 def purge() -> None:
-    """Apply the retention periods now (sessions, one-time codes, old outbox messages)."""
+    """Apply the retention periods now (visits, declarations, cases and contacts, sessions,
+    one-time codes, old outbox messages, Bluezone keys)."""
     from phongdich.maintenance import purge_all
 
     with _factory() as factory:

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # contacts of a stadium's F1, or the F3 of a busy city, would run for minutes and list
     # millions. The case then shows which level was not traced and why.
     trace_level_limit: int = Field(default=20_000, ge=1)
+    # Cases whose infectious window ended more than this many days ago (and that nobody entered
+    # or traced since) are deleted by the hourly purge with their contacts and exposure places:
+    # follow-up lasts 14 days from the last exposure, so the period cannot be shorter.
+    tracing_retention_days: int = Field(default=90, ge=14)
 
     # Bluezone key server. Exports are signed with an ECDSA P-256 key (PEM, PKCS#8) published
     # at /api/v1/proximity/export-keys, verification certificates (ES256 JWT) with another;

@@ -13,6 +13,7 @@ from phongdich.config import Settings
 from phongdich.notify import tasks as notify_tasks
 from phongdich.people import tasks as people_tasks
 from phongdich.proximity import tasks as proximity_tasks
+from phongdich.tracing import tasks as tracing_tasks
 from phongdich.visits import tasks as visit_tasks
 
 
@@ -26,4 +27,5 @@ def purge_all(
     done.update(notify_tasks.purge_job(factory, now))
     done.update(people_tasks.purge_job(factory, now, settings.declaration_retention_days))
     done.update(proximity_tasks.purge_job(factory, settings, now))
+    done.update(tracing_tasks.purge_job(factory, now, settings.tracing_retention_days))
     return done

@@ -135,6 +135,10 @@ def test_retention_purge(env: Env, world: World, client: Client) -> None:
         "proximity_batches": 0,
         "proximity_codes": 0,
         "proximity_keys": 0,
+        "cases": 0,
+        "contacts": 0,
+        "contact_reports": 0,
+        "exposure_places": 0,
     }
     with env.session() as s:
         # The live session and the undelivered message stay.

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
@@ -346,3 +346,62 @@ def test_a_level_too_large_is_left_untraced_and_the_case_says_so(
         s.commit()
     page = tracer.get(f"/officials/tracing/cases/{case['id']}")
     assert "Chưa truy vết F3: F2 có 297.091 người, nhiều hơn giới hạn 20.000 người" in page.text
+
+
+def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_them(
+    env: Env, world: World, make_client: Any
+) -> None:
+    from phongdich.tracing.models import ContactReport, ExposurePlace
+    from phongdich.tracing.tasks import purge_job
+
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    old = open_case(tracer, ids["f0"]).json()
+    named = tracer.post(
+        f"/api/v1/tracing/cases/{old['id']}/contacts",
+        json={"person_id": ids["d"], "exposed_at": yesterday(19).isoformat(), "note": "ăn tối"},
+    )
+    assert named.status_code == 201, named.text
+    assert tracer.post(f"/api/v1/tracing/cases/{old['id']}/publish").json() == {"published": 1}
+    recent = open_case(tracer, ids["a"]).json()
+    with env.session() as s:
+        old_contacts = s.scalar(
+            select(func.count()).select_from(Contact).where(Contact.case_id == old["id"])
+        )
+        recent_contacts = s.scalar(
+            select(func.count()).select_from(Contact).where(Contact.case_id == recent["id"])
+        )
+    assert old_contacts == 5  # A, C (F1), D (named), B and E (F2)
+    assert recent_contacts
+
+    def age(**days: int) -> None:
+        with env.session() as s:
+            case = s.get(Case, old["id"])
+            assert case is not None
+            for column, n in days.items():
+                setattr(case, column, utcnow() - timedelta(days=n))
+            s.commit()
+
+    # The window ended long ago, but a tracer traced the case again yesterday: it stays.
+    age(window_end=100, created_at=100, traced_at=1)
+    nothing = {"cases": 0, "contacts": 0, "contact_reports": 0, "exposure_places": 0}
+    assert purge_job(env.factory, retention_days=90) == nothing
+    age(traced_at=91)
+    assert purge_job(env.factory, retention_days=90) == {
+        "cases": 1,
+        "contacts": old_contacts,
+        "contact_reports": 1,
+        "exposure_places": 1,
+    }
+    assert tracer.get(f"/api/v1/tracing/cases/{old['id']}").status_code == 404
+    assert tracer.get(f"/api/v1/tracing/cases/{recent['id']}").status_code == 200
+    kept = tracer.get(f"/api/v1/tracing/cases/{recent['id']}/contacts").json()
+    assert len(kept) == recent_contacts
+    with env.session() as s:
+        assert s.scalar(select(func.count()).select_from(ContactReport)) == 0
+        assert s.scalar(select(func.count()).select_from(ExposurePlace)) == 0
+        # The people stay: the registry is not the tracing data.
+        assert s.get(Person, ids["f0"]) is not None
+        assert s.get(Person, ids["d"]) is not None
+    assert purge_job(env.factory, retention_days=90) == nothing

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, text
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
@@ -902,6 +902,36 @@ class TracingRepository:
             )
         stmt = stmt.order_by(ExposurePlace.start.desc()).limit(limit)
         return [(e, c) for e, c in self.session.execute(stmt)]
+
+    # Retention -------------------------------------------------------------------------------
+    def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:
+        """Delete the cases whose infectious window ended, and which were entered and last
+        traced, before ``before``, with their contacts, hand-named or shared contacts and
+        exposure places (rows of other domains that point at a case go by ON DELETE CASCADE)."""
+        stmt = (
+            select(Case.id)
+            .where(
+                Case.window_end < before,
+                Case.created_at < before,
+                or_(Case.traced_at.is_(None), Case.traced_at < before),
+            )
+            .order_by(Case.id)
+            .with_for_update()
+        )
+        ids = list(self.session.scalars(stmt))
+        removed = {"cases": 0, "contacts": 0, "contact_reports": 0, "exposure_places": 0}
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            for name, model in (
+                ("contacts", Contact),
+                ("contact_reports", ContactReport),
+                ("exposure_places", ExposurePlace),
+            ):
+                result = self.session.execute(delete(model).where(model.case_id.in_(part)))
+                removed[name] += result.rowcount  # type: ignore[attr-defined]
+            result = self.session.execute(delete(Case).where(Case.id.in_(part)))
+            removed["cases"] += result.rowcount  # type: ignore[attr-defined]
+        return removed
 
     def counts_by_source(self, case_id: int) -> dict[int, dict[str, int]]:
         """Contacts of the case by level, then by source."""
