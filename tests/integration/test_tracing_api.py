@@ -405,3 +405,92 @@ def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_th
         assert s.get(Person, ids["f0"]) is not None
         assert s.get(Person, ids["d"]) is not None
     assert purge_job(env.factory, retention_days=90) == nothing
+
+
+def test_a_line_list_of_cases_is_entered_and_traced_at_once(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = scenario(env, make_client)
+    with env.session() as s:
+        cuc = s.get(Person, ids["c"])
+        assert cuc is not None
+        cuc.id_number = "001190012345"
+        s.commit()
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    test_at = yesterday(20).isoformat()
+    r = tracer.post(
+        "/api/v1/tracing/cases/batch",
+        json={
+            "cases": [
+                {"person_id": ids["f0"], "test_at": test_at},
+                {"id_number": "001190012345", "test_at": test_at, "source": "cluster"},
+            ]
+        },
+    )
+    assert r.status_code == 201, r.text
+    rows = r.json()["cases"]
+    assert [(x["row"], x["person_id"]) for x in rows] == [(1, ids["f0"]), (2, ids["c"])]
+    # F0's F1 (A and C) as in the single-case test; C's finds A and B (F0 left 10 min after
+    # C came: under the 15-min minimum).
+    assert [x["f1"] for x in rows] == [2, 2]
+    for x in rows:
+        contacts = tracer.get(f"/api/v1/tracing/cases/{x['case_id']}/contacts").json()
+        assert {c["level"] for c in contacts} == {1}  # F1 only: F2 is a trace of its own
+        # Tracing the case alone finds the same F1.
+        alone = tracer.post(f"/api/v1/tracing/cases/{x['case_id']}/trace?depth=1").json()
+        assert alone["f1"] == x["f1"]
+    second = tracer.get(f"/api/v1/tracing/cases/{rows[1]['case_id']}").json()
+    assert second["source"] == "cluster"
+    assert second["unit_code"] == "00070"  # where she lives
+    with env.session() as s:
+        opened = s.scalars(
+            select(AuditEvent.object_id).where(AuditEvent.action == "open_case")
+        ).all()
+    assert sorted(opened) == sorted([str(ids["f0"]), str(ids["c"])])
+
+
+def test_a_line_list_with_bad_rows_enters_nothing(env: Env, world: World, make_client: Any) -> None:
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "badinh")  # commune 00004: C lives in 00070
+    test_at = yesterday(20).isoformat()
+    future = (utcnow() + timedelta(days=2)).isoformat()
+    r = tracer.post(
+        "/api/v1/tracing/cases/batch",
+        json={
+            "cases": [
+                {"person_id": ids["f0"], "test_at": test_at},
+                {"person_id": 999_999, "test_at": test_at},
+                {"id_number": "079000000001", "test_at": test_at},
+                {"person_id": ids["a"], "test_at": future},
+                {"person_id": ids["f0"], "test_at": test_at},
+                {"test_at": test_at},
+                {"person_id": ids["c"], "test_at": test_at},
+                {"person_id": ids["b"], "test_at": test_at},
+            ]
+        },
+    )
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["message"].startswith("6 dòng không hợp lệ; chưa nhập ca bệnh nào.")
+    assert [(x["row"], x["message"]) for x in body["rows"]] == [
+        (2, "Không tìm thấy người này."),
+        (3, "Không có ai đăng ký với số giấy tờ 079000000001."),
+        (4, "Ngày xét nghiệm không thể ở tương lai."),
+        (5, "Người này đã có trong danh sách (dòng 1)."),
+        (6, "Cần mã người dân hoặc số CCCD/CMND/hộ chiếu."),
+        (7, body["rows"][5]["message"]),
+    ]
+    assert body["rows"][5]["error"] == "forbidden"
+    with env.session() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+        assert s.scalar(select(func.count()).select_from(Contact)) == 0
+        assert not s.scalars(select(AuditEvent).where(AuditEvent.action == "open_case")).all()
+    empty = tracer.post("/api/v1/tracing/cases/batch", json={"cases": []})
+    assert empty.status_code == 422
+    assert empty.json()["message"] == "Danh sách không có ca bệnh nào."
+    many = [{"person_id": ids["f0"], "test_at": test_at}] * 2_001
+    big = tracer.post("/api/v1/tracing/cases/batch", json={"cases": many})
+    assert big.status_code == 422
+    assert big.json()["message"] == "Mỗi lần nhập tối đa 2000 ca bệnh; hãy chia danh sách."

@@ -385,3 +385,104 @@ def test_only_officials_of_the_jurisdiction(env: Env, world: World, make_client:
     assert r.status_code == 303
     assert r.headers["location"] == "/login?next=/officials/tracing"
     assert anonymous.get(f"/officials/tracing/cases/{case_id}/contacts.csv").status_code == 401
+
+
+def upload(c: Client, text: str, encoding: str = "utf-8-sig") -> Any:
+    files = {"file": ("danh-sach.csv", text.encode(encoding), "text/csv")}
+    return c.post("/officials/tracing/line-list", files=files, headers=HTML)
+
+
+def test_a_csv_line_list_is_entered_and_traced_at_once(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = scenario(env, make_client)
+    with env.session() as s:
+        cuc = s.get(Person, ids["c"])
+        assert cuc is not None
+        cuc.id_number = "001190012345"
+        s.commit()
+    c = official(make_client, "hanoi")
+    home = c.get("/officials/tracing", headers=HTML)
+    assert 'id="line-list-form"' in home.text
+    assert 'enctype="multipart/form-data"' in home.text
+    template = c.get("/officials/tracing/line-list.csv")
+    assert template.content.startswith("\ufeff".encode())
+    assert (
+        template.text.lstrip("\ufeff").splitlines()[0].startswith("ma_nguoi,cccd,ngay_xet_nghiem")
+    )
+    day = yesterday(20).strftime("%d/%m/%Y %H:%M")
+    # As a spreadsheet saves it: semicolons, headers with diacritics, a name column (ignored),
+    # a blank line, a label for the source.
+    text = (
+        "Họ tên;Mã người;CCCD;Ngày xét nghiệm;Nguồn lây\n"
+        f"Nguyễn Văn Ca;{ids['f0']};;{day};\n"
+        "\n"
+        f"Phạm Thị Cúc;;001190012345;{day};Trong ổ dịch đã biết\n"
+    )
+    r = upload(c, text)
+    assert r.status_code == 200, r.text
+    assert "Đã nhập 2 ca bệnh và truy vết F1 trong" in r.text
+    rows = re.findall(
+        r'<tr><td class="num">(\d+)</td><td><a href="/officials/tracing/cases/(\d+)">'
+        r'#\d+</a></td><td class="num">(\d+)</td><td class="num">(\d+)</td></tr>',
+        r.text,
+    )
+    assert [(row, int(pid), int(f1)) for row, _case, pid, f1 in rows] == [
+        ("2", ids["f0"], 2),
+        ("4", ids["c"], 2),
+    ]
+    with env.session() as s:
+        cases = {case.person_id: case for case in s.scalars(select(Case))}
+        assert set(cases) == {ids["f0"], ids["c"]}
+        assert cases[ids["c"]].source == "cluster"
+        assert cases[ids["f0"]].test_at == yesterday(20)
+        f1 = s.scalars(select(Contact.level).where(Contact.case_id == cases[ids["f0"]].id))
+        assert sorted(f1) == [1, 1]
+
+
+def test_a_csv_line_list_with_bad_rows_enters_nothing(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = scenario(env, make_client)
+    c = official(make_client, "hanoi")
+    day = yesterday(20).strftime("%d/%m/%Y %H:%M")
+    # Rows the file itself gets wrong are listed first, before anything is looked up.
+    r = upload(
+        c,
+        f"ma_nguoi,cccd,ngay_xet_nghiem\n{ids['f0']},,32/13/2021 10:00\n,,{day}\n{ids['a']},,\n",
+    )
+    assert r.status_code == 422, r.text
+    errors = dict(
+        re.findall(r'<tr data-row="(\d+)"><td class="num">\d+</td><td>([^<]*)</td>', r.text)
+    )
+    assert errors == {
+        "2": "Cột “ngay_xet_nghiem”: không đọc được thời gian “32/13/2021 10:00” "
+        "(dd/mm/yyyy HH:MM).",
+        "4": "Cột “ngay_xet_nghiem” đang trống.",
+    }
+    assert "2 dòng không hợp lệ; chưa nhập ca bệnh nào." in r.text
+    # Then what the registry and the rules refuse: the good row is not entered either.
+    r = upload(
+        c,
+        "ma_nguoi,cccd,ngay_xet_nghiem\n"
+        f"{ids['f0']},,{day}\n"
+        f",079000000001,{day}\n"
+        f"{ids['f0']},,{day}\n",
+    )
+    assert r.status_code == 422, r.text
+    errors = dict(
+        re.findall(r'<tr data-row="(\d+)"><td class="num">\d+</td><td>([^<]*)</td>', r.text)
+    )
+    assert errors == {
+        "3": "Không có ai đăng ký với số giấy tờ 079000000001.",
+        "4": "Người này đã có trong danh sách (dòng 2).",
+    }
+    with env.session() as s:
+        assert s.scalars(select(Case)).all() == []
+    # Not a UTF-8 file, and a file without the needed columns.
+    latin = upload(c, f"ma_nguoi,ngay_xet_nghiem\n{ids['f0']},{day}\nLê Văn,x\n", "cp1258")
+    assert latin.status_code == 422
+    assert "Tệp phải là CSV mã hoá UTF-8" in latin.text
+    columns = upload(c, "ho_ten,so_dien_thoai\nNguyễn Văn Ca,0912000000\n")
+    assert columns.status_code == 422
+    assert "Dòng tiêu đề cần cột ngày xét nghiệm" in columns.text

@@ -53,3 +53,12 @@ class Gone(DomainError):
 class TooManyRequests(DomainError):
     status_code = 429
     code = "too_many_requests"
+
+
+class InvalidRows(Invalid):
+    """Several rows of a batch refused at once (row number, the row's own error): nothing of
+    the batch is saved."""
+
+    def __init__(self, rows: list[tuple[int, DomainError]]) -> None:
+        super().__init__("error.batch_rows", count=len(rows))
+        self.rows = rows

@@ -281,6 +281,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # Tracing
     "error.unknown_person": ("Không tìm thấy người này.", "No such person."),
+    "error.batch_rows": (
+        "{count} dòng không hợp lệ; chưa nhập ca bệnh nào. "
+        "Sửa các dòng này rồi gửi lại cả danh sách.",
+        "{count} rows are invalid; no case was entered. Fix them and send the whole list again.",
+    ),
+    "error.line_list_encoding": (
+        "Tệp phải là CSV mã hoá UTF-8 (trong Excel: Lưu thành “CSV UTF-8”).",
+        "The file must be CSV in UTF-8 (in Excel: save as “CSV UTF-8”).",
+    ),
+    "error.line_list_columns": (
+        "Dòng tiêu đề cần cột ngày xét nghiệm và cột mã người hoặc CCCD. Các cột: {columns}.",
+        "The header needs a test date column and a registry number or ID number column. "
+        "Columns: {columns}.",
+    ),
+    "error.line_list_time": (
+        "Cột “{column}”: không đọc được thời gian “{value}” (dd/mm/yyyy HH:MM).",
+        "Column “{column}”: “{value}” is not a time (dd/mm/yyyy HH:MM).",
+    ),
+    "error.line_list_missing": (
+        "Cột “{column}” đang trống.",
+        "Column “{column}” is empty.",
+    ),
+    "error.line_list_number": (
+        "Cột “{column}”: “{value}” không phải là mã hợp lệ.",
+        "Column “{column}”: “{value}” is not a valid number.",
+    ),
+    "error.batch_empty": ("Danh sách không có ca bệnh nào.", "The list holds no case."),
+    "error.batch_too_large": (
+        "Mỗi lần nhập tối đa {limit} ca bệnh; hãy chia danh sách.",
+        "At most {limit} cases at once; split the list.",
+    ),
+    "error.batch_duplicate": (
+        "Người này đã có trong danh sách (dòng {row}).",
+        "This person is already in the list (row {row}).",
+    ),
+    "error.batch_no_person": (
+        "Cần mã người dân hoặc số CCCD/CMND/hộ chiếu.",
+        "A registry number or an ID document number is needed.",
+    ),
+    "error.unknown_id_number": (
+        "Không có ai đăng ký với số giấy tờ {number}.",
+        "Nobody is registered with ID number {number}.",
+    ),
+    "error.ambiguous_id_number": (
+        "Nhiều người đăng ký cùng số giấy tờ {number}; hãy dùng mã người dân.",
+        "Several people are registered with ID number {number}; use the registry number.",
+    ),
     "error.case_source": ("Nguồn lây không hợp lệ.", "Invalid case source."),
     "error.case_unit": (
         "Cần mã đơn vị hành chính của ca bệnh (người này chưa có địa chỉ).",

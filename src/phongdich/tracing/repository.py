@@ -790,6 +790,21 @@ class TracingRepository:
             return {}
         return {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(ids)))}
 
+    def people_by_id_number(self, numbers: Collection[str]) -> dict[str, list[int]]:
+        """The registered (not merged) people holding each ID document number."""
+        if not numbers:
+            return {}
+        stmt = (
+            select(Person.id_number, Person.id)
+            .where(Person.id_number.in_(numbers), Person.merged_into.is_(None))
+            .order_by(Person.id)
+        )
+        out: dict[str, list[int]] = {}
+        for number, pid in self.session.execute(stmt):
+            if number is not None:
+                out.setdefault(number, []).append(pid)
+        return out
+
     # Contacts ---------------------------------------------------------------------------------
     def reports(self, case_id: int) -> Sequence[ContactReport]:
         return self.reports_of([case_id]).get(case_id, [])

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from fastapi import APIRouter, Depends, Query
 
 from phongdich.kit.errors import NotFound
 from phongdich.notify.repository import OutboxRepository
 from phongdich.people.models import Person
+from phongdich.tracing.line_list import CaseEntry
 from phongdich.tracing.models import Case, Contact
 from phongdich.tracing.schemas import (
+    BatchCaseOut,
+    CaseBatchIn,
+    CaseBatchOut,
     CaseIn,
     CaseOut,
     ContactOut,
@@ -55,6 +60,31 @@ def open_case(
     )
     service.trace(case)
     return case_out(db.get(Person, case.person_id), case)
+
+
+@router.post(
+    "/cases/batch",
+    response_model=CaseBatchOut,
+    status_code=201,
+    summary="Enter a line list of cases and trace their F1 at once (all or nothing)",
+)
+def open_cases(
+    body: CaseBatchIn,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> CaseBatchOut:
+    started = time.perf_counter()
+    entries = [(i, CaseEntry(**row.model_dump())) for i, row in enumerate(body.cases, start=1)]
+    done = TracingService(db, settings).open_cases(principal, official, entries)
+    return CaseBatchOut(
+        cases=[
+            BatchCaseOut(row=row, case_id=case.id, person_id=case.person_id, f1=summary.f1)
+            for row, (case, summary) in enumerate(done, start=1)
+        ],
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="A case (audited)")

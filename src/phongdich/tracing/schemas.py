@@ -15,6 +15,39 @@ class CaseIn(BaseModel):
     notes: str = Field(default="", max_length=2000)
 
 
+class CaseRowIn(BaseModel):
+    """A row of a line list: the person by registry number or by ID document number."""
+
+    person_id: int | None = None
+    id_number: str | None = Field(default=None, max_length=20)
+    test_at: datetime
+    onset_at: datetime | None = None
+    isolated_at: datetime | None = None
+    source: str = Field(default="community", max_length=20)
+    unit_code: str | None = Field(default=None, max_length=16)
+    notes: str = Field(default="", max_length=2000)
+
+
+class CaseBatchIn(BaseModel):
+    # At most ``service.BATCH_LIMIT`` rows (refused with a clear message beyond it).
+    cases: list[CaseRowIn]
+
+
+class BatchCaseOut(BaseModel):
+    row: int
+    case_id: int
+    person_id: int
+    f1: int
+
+
+class CaseBatchOut(BaseModel):
+    """The cases entered, in the list's order, with their F1 traced at once (F2: trace each
+    case again from its page or ``POST /cases/{id}/trace``)."""
+
+    cases: list[BatchCaseOut]
+    seconds: float
+
+
 class CaseOut(BaseModel):
     id: int
     person_id: int

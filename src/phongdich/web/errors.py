@@ -31,6 +31,12 @@ def domain_error_handler(request: Request, exc: DomainError) -> Response:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render(request, "error.html", {"message": message}, status_code=exc.status_code)
     body: dict[str, object] = {"error": exc.code, "message": message}
+    rows = getattr(exc, "rows", None)
+    if rows is not None:
+        body["rows"] = [
+            {"row": row, "error": error.code, "message": t(error.message_key, lang, **error.params)}
+            for row, error in rows
+        ]
     existing_id = getattr(exc, "existing_id", None)
     if existing_id is not None:
         body["existing_id"] = existing_id

@@ -6,12 +6,13 @@ pseudonymised and every identity shown or exported is audited."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -21,15 +22,16 @@ from phongdich.checkpoints.rules import TYPES
 from phongdich.config import Settings
 from phongdich.geo.repository import UnitRepository
 from phongdich.kit.clock import VN, fmt_local, parse_local, utcnow
-from phongdich.kit.errors import DomainError, Invalid
+from phongdich.kit.errors import DomainError, Invalid, InvalidRows
+from phongdich.kit.i18n import t
 from phongdich.people.models import Person
 from phongdich.people.service import OfficialPeopleService
 from phongdich.proximity.service import IssuedCode, ProximityService
-from phongdich.tracing import rules
+from phongdich.tracing import line_list, rules
 from phongdich.tracing.models import Case, Contact
 from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.routes import contact_out, pseudonym
-from phongdich.tracing.service import CASE_SOURCES, FOLLOW_UP, TracingService
+from phongdich.tracing.service import BATCH_LIMIT, CASE_SOURCES, FOLLOW_UP, TracingService
 from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED
 from phongdich.web.deps import OfficialDep, PrincipalDep, SessionDep, SettingsDep, csrf_protect
 from phongdich.web.exports import csv_stream, xlsx_stream
@@ -345,6 +347,59 @@ def tracing_open(
             status_code=exc.status_code,
         )
     return redirect(f"/officials/tracing/cases/{case.id}?done=opened")
+
+
+# A line list of cases ----------------------------------------------------------------------------
+@router.get("/officials/tracing/line-list.csv")
+def tracing_line_list_template(official: OfficialDep) -> Response:
+    """The header of a line list, for a spreadsheet (BOM: Excel reads it as UTF-8)."""
+    return Response(
+        "\ufeff" + line_list.template(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="danh-sach-ca-benh.csv"'},
+    )
+
+
+@router.post("/officials/tracing/line-list", response_class=HTMLResponse)
+def tracing_line_list(
+    request: Request,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """Enter a CSV line list of cases and trace their F1 at once: all rows or none."""
+    lang = _lang(request)
+    sources = {label: code for code, pair in LABELS["case_source"].items() for label in pair}
+    parsed = line_list.parse(file.file.read(settings.max_body_bytes + 1), BATCH_LIMIT, sources)
+    errors = [(e.row, t(e.key, lang, **e.params)) for e in parsed.errors]
+    entered: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    if not errors:
+        try:
+            done = TracingService(db, settings).open_cases(principal, official, parsed.rows)
+        except InvalidRows as exc:
+            db.rollback()
+            errors = [(row, message_of(request, error)) for row, error in exc.rows]
+        except DomainError as exc:
+            if exc.status_code == 401:
+                raise
+            db.rollback()
+            errors = [(0, message_of(request, exc))]
+        else:
+            entered = [
+                {"row": row, "case": case, "f1": summary.f1}
+                for (row, _entry), (case, summary) in zip(parsed.rows, done, strict=True)
+            ]
+    ctx = {
+        "errors": errors,
+        "summary": t("error.batch_rows", lang, count=len(errors)) if errors else "",
+        "entered": entered,
+        "seconds": f"{time.perf_counter() - started:.1f}",
+        "filename": (file.filename or "")[:100],
+    }
+    return _page(request, "tracing_line_list.html", ctx, status_code=422 if errors else 200)
 
 
 # The case page -----------------------------------------------------------------------------------
