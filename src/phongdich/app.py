@@ -21,6 +21,7 @@ from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import make_adapter
 from phongdich.notify.tasks import deliver_pending
 from phongdich.proximity import tasks as proximity_tasks
+from phongdich.tracing import tasks as tracing_tasks
 from phongdich.visits.ingest import Ingestor
 from phongdich.web.hotpath import HotPaths
 from phongdich.web.limits import BodySizeLimit
@@ -45,6 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.schedule_in_process:
             workers.append(
                 Periodic("retention purge", lambda: purge_all(factory, settings), 3600.0)
+            )
+            workers.append(
+                Periodic(
+                    "tracing queue", lambda: tracing_tasks.trace_pending(factory, settings), 1.0
+                )
             )
             workers.append(
                 Periodic(

@@ -159,6 +159,24 @@ def purge() -> None:
         typer.echo(json.dumps(purge_all(factory, get_settings())))
 
 
+@app.command("trace-pending")
+def trace_pending() -> None:
+    """Trace the cases of line lists still waiting (the server does it every second unless
+    SCHEDULE_IN_PROCESS is off: then run this from cron)."""
+    from tqdm import tqdm
+
+    from phongdich.tracing import tasks
+    from phongdich.tracing.repository import TracingRepository
+
+    settings = get_settings()
+    with _factory() as factory:
+        with factory() as session:
+            waiting = TracingRepository(session).count_untraced(None)
+        with tqdm(total=waiting, unit="case", file=sys.stderr) as bar:
+            done = tasks.trace_pending(factory, settings, budget_seconds=None, progress=bar.update)
+    typer.echo(json.dumps(done or {"cases_traced": 0}))
+
+
 @app.command()
 def posters(
     unit: Annotated[str, typer.Option("--unit", help="unit code: every checkpoint under it")],

@@ -1,5 +1,5 @@
 """The tracers' workbench in Chromium: a day's line list of cases uploaded through the file
-picker, a wrong list refused row by row, then the case page with its F1."""
+picker, a wrong list refused row by row, then the case page waiting for, then showing, its F1."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from phongdich.tracing.models import Case
+from phongdich.tracing.tasks import trace_pending
 from tests.browser.conftest import LiveServer
 from tests.browser.test_checkpoint_flow import sign_in_official
 from tests.conftest import World
@@ -55,10 +56,15 @@ def test_a_tracer_uploads_a_line_list_and_opens_a_case(
     page.get_by_role("link", name="Quay lại để gửi lại tệp đã sửa").click()
     page.get_by_label("Tệp CSV (UTF-8, tối đa 2.000 ca)").set_input_files(right)
     page.get_by_role("button", name="Nhập và truy vết F1").click()
-    expect(page.locator("#entered-summary")).to_contain_text("Đã nhập 1 ca bệnh và truy vết F1")
-    row = page.locator("#entered tr").nth(1)
-    expect(row.locator("td").nth(3)).to_have_text("2")
-    row.get_by_role("link").click()
+    expect(page.locator("#entered-summary")).to_contain_text(
+        "Đã nhập 1 ca bệnh. F1 của các ca đang được truy vết nền"
+    )
+    page.locator("#entered tr").nth(1).get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Nguyễn Văn Ca")
+    expect(page.locator("#trace-pending")).to_be_visible()
+    # The server's queue worker (off in tests) does this every second.
+    assert trace_pending(live_server.env.factory, live_server.env.settings) == {"cases_traced": 1}
+    page.get_by_role("link", name="Tải lại trang").click()
+    expect(page.locator("#trace-pending")).to_have_count(0)
     expect(page.locator("#contacts")).to_contain_text("Trần Thị An")
     expect(page.locator("#contacts")).to_contain_text("Phạm Thị Cúc")

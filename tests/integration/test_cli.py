@@ -207,3 +207,51 @@ def test_demo_then_poster_export_decodes(db_url: str, tmp_path: Path) -> None:
     code, out = run("posters", "--unit", "99999", "-o", str(tmp_path / "x.zip"))
     assert code == 1
     assert "99999" in out
+
+
+def test_trace_pending_traces_the_line_listed_cases_from_cron(db_url: str) -> None:
+    from datetime import timedelta
+
+    from phongdich.accounts.repository import AccountRepository
+    from phongdich.accounts.service import Principal
+    from phongdich.kit.clock import utcnow
+    from phongdich.people.models import Person
+    from phongdich.tracing.line_list import CaseEntry
+    from phongdich.tracing.models import Case
+    from phongdich.tracing.service import TracingService
+
+    code, out = run("demo", "--checkpoints", "30")
+    assert code == 0, out
+    code, out = run("trace-pending")
+    assert code == 0, out
+    # The progress bar goes to stderr, which the runner mixes in: the JSON ends the output.
+    assert json.loads(out[out.rindex("{") :]) == {"cases_traced": 0}
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    with factory() as s:
+        official = AccountRepository(s).official_by_username("hanoi")
+        assert official is not None
+        taken = select(Case.person_id)
+        people = s.scalars(
+            select(Person.id)
+            .where(Person.unit_code.is_not(None), Person.id.not_in(taken))
+            .order_by(Person.id)
+            .limit(3)
+        ).all()
+        at = utcnow() - timedelta(hours=1)
+        entries = [(i, CaseEntry(test_at=at, person_id=p)) for i, p in enumerate(people, 1)]
+        cases = TracingService(s, settings).open_cases(
+            Principal(kind="official", official=official), official, entries
+        )
+        ids = [c.id for c in cases]
+        s.commit()
+    code, out = run("trace-pending")
+    assert code == 0, out
+    assert json.loads(out[out.rindex("{") :]) == {"cases_traced": 3}
+    assert "3/3" in out
+    with factory() as s:
+        traced = s.scalars(select(Case.traced_at).where(Case.id.in_(ids))).all()
+        assert len(traced) == 3
+        assert all(t is not None for t in traced)
+    engine.dispose()

@@ -13,7 +13,9 @@ from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
+from phongdich.tracing import tasks as tracing_tasks
 from phongdich.tracing.models import Case, Contact
+from phongdich.tracing.service import TracingService
 from phongdich.visits.service import ScanCommand, VisitService
 from tests.conftest import Env, World, login_official
 from tests.integration.test_visits_api import active_checkpoint
@@ -431,15 +433,23 @@ def test_a_line_list_of_cases_is_entered_and_traced_at_once(
     assert r.status_code == 201, r.text
     rows = r.json()["cases"]
     assert [(x["row"], x["person_id"]) for x in rows] == [(1, ids["f0"]), (2, ids["c"])]
-    # F0's F1 (A and C) as in the single-case test; C's finds A and B (F0 left 10 min after
-    # C came: under the 15-min minimum).
-    assert [x["f1"] for x in rows] == [2, 2]
+    # Entered, waiting for the tracing queue.
     for x in rows:
+        assert tracer.get(f"/api/v1/tracing/cases/{x['case_id']}").json()["traced_at"] is None
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced": 2}
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {}
+    f1 = []
+    for x in rows:
+        assert tracer.get(f"/api/v1/tracing/cases/{x['case_id']}").json()["traced_at"]
         contacts = tracer.get(f"/api/v1/tracing/cases/{x['case_id']}/contacts").json()
         assert {c["level"] for c in contacts} == {1}  # F1 only: F2 is a trace of its own
+        f1.append(len(contacts))
         # Tracing the case alone finds the same F1.
         alone = tracer.post(f"/api/v1/tracing/cases/{x['case_id']}/trace?depth=1").json()
-        assert alone["f1"] == x["f1"]
+        assert alone["f1"] == len(contacts)
+    # F0's F1 (A and C) as in the single-case test; C's finds A and B (F0 left 10 min after
+    # C came: under the 15-min minimum).
+    assert f1 == [2, 2]
     second = tracer.get(f"/api/v1/tracing/cases/{rows[1]['case_id']}").json()
     assert second["source"] == "cluster"
     assert second["unit_code"] == "00070"  # where she lives
@@ -494,3 +504,57 @@ def test_a_line_list_with_bad_rows_enters_nothing(env: Env, world: World, make_c
     big = tracer.post("/api/v1/tracing/cases/batch", json={"cases": many})
     assert big.status_code == 422
     assert big.json()["message"] == "Mỗi lần nhập tối đa 2000 ca bệnh; hãy chia danh sách."
+
+
+def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
+    env: Env, world: World, make_client: Any
+) -> None:
+    from phongdich.tracing.repository import TracingRepository
+
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    test_at = yesterday(20).isoformat()
+    listed = tracer.post(
+        "/api/v1/tracing/cases/batch",
+        json={"cases": [{"person_id": ids[k], "test_at": test_at} for k in ("f0", "a", "c")]},
+    ).json()["cases"]
+    first, second, third = (x["case_id"] for x in listed)
+    traced = open_case(tracer, ids["e"]).json()["id"]  # entered alone: traced at once
+    now = utcnow()
+    with env.session() as s:
+        repo = TracingRepository(s)
+        assert repo.claim_untraced(now, now - timedelta(minutes=10), 2) == [first, second]
+        s.commit()
+        # Claimed cases are not claimed again while the claim is fresh...
+        assert repo.claim_untraced(now, now - timedelta(minutes=10), 5) == [third]
+        s.commit()
+        assert repo.claim_untraced(now, now - timedelta(minutes=10), 5) == []
+        # ...and a worker that stopped loses them after the lease; a traced case never comes.
+        later = now + timedelta(minutes=11)
+        assert repo.claim_untraced(later, later - timedelta(minutes=10), 5) == [
+            first,
+            second,
+            third,
+        ]
+        assert traced not in repo.untraced([first, traced])
+        s.commit()
+    # The officials see how many of their jurisdiction's cases wait.
+    with env.session() as s:
+        hanoi = TracingService(s, env.settings)
+        assert hanoi.count_untraced(world.hanoi) == 3
+        assert hanoi.count_untraced(world.badinh) == 2  # C's case is Hoàn Kiếm's
+        assert hanoi.count_untraced(world.hcm) == 0
+    # Claims older than the lease are traced by the next run, a chunk per transaction.
+    progress: list[int] = []
+    done = tracing_tasks.trace_pending(env.factory, env.settings, chunk=2, progress=progress.append)
+    assert done == {}  # all three claimed a minute ago by the "stopped" worker above
+    with env.session() as s:
+        for case in s.scalars(select(Case).where(Case.id.in_([first, second, third]))):
+            case.trace_claimed_at = utcnow() - timedelta(minutes=11)
+        s.commit()
+    done = tracing_tasks.trace_pending(env.factory, env.settings, chunk=2, progress=progress.append)
+    assert done == {"cases_traced": 3}
+    assert progress == [2, 1]
+    with env.session() as s:
+        assert TracingService(s, env.settings).count_untraced(world.hanoi) == 0

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN
 from phongdich.people.models import Person
+from phongdich.tracing import tasks as tracing_tasks
 from phongdich.tracing.models import Case, Contact, ContactReport
 from phongdich.web.tracing_pages import router as tracing_pages_router
 from tests.conftest import Env, World, login_official, login_phone
@@ -421,16 +422,24 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
     )
     r = upload(c, text)
     assert r.status_code == 200, r.text
-    assert "Đã nhập 2 ca bệnh và truy vết F1 trong" in r.text
+    assert "Đã nhập 2 ca bệnh. F1 của các ca đang được truy vết nền" in r.text
     rows = re.findall(
         r'<tr><td class="num">(\d+)</td><td><a href="/officials/tracing/cases/(\d+)">'
-        r'#\d+</a></td><td class="num">(\d+)</td><td class="num">(\d+)</td></tr>',
+        r'#\d+</a></td><td class="num">(\d+)</td></tr>',
         r.text,
     )
-    assert [(row, int(pid), int(f1)) for row, _case, pid, f1 in rows] == [
-        ("2", ids["f0"], 2),
-        ("4", ids["c"], 2),
-    ]
+    assert [(row, int(pid)) for row, _case, pid in rows] == [("2", ids["f0"]), ("4", ids["c"])]
+    case_ids = [int(case) for _row, case, _pid in rows]
+    # Waiting: the tracing page counts them, the case page says so.
+    home = c.get("/officials/tracing", headers=HTML)
+    assert "Đang truy vết nền F1 của 2 ca bệnh nhập theo danh sách trong địa bàn." in home.text
+    waiting = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
+    assert 'id="trace-pending"' in waiting.text
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced": 2}
+    page = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
+    assert 'id="trace-pending"' not in page.text
+    assert "Trần Thị An" in page.text
+    assert 'id="untraced"' not in c.get("/officials/tracing", headers=HTML).text
     with env.session() as s:
         cases = {case.person_id: case for case in s.scalars(select(Case))}
         assert set(cases) == {ids["f0"], ids["c"]}

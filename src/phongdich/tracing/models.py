@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phongdich.db.base import Base, BigId, UTCDateTime
@@ -34,11 +34,20 @@ class Case(Base):
     # the level before had ``trace_stopped_people`` people, over ``trace_level_limit``.
     trace_stopped_level: Mapped[int | None] = mapped_column(Integer)
     trace_stopped_people: Mapped[int | None] = mapped_column(Integer)
+    # Cases of a line list wait for the tracing queue (``traced_at`` empty): the time a worker
+    # took this one (a claim older than the lease is taken over).
+    trace_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
         Index("ix_cases_person", "person_id"),
         Index("ix_cases_unit_created", "unit_code", "created_at"),
+        Index(
+            "ix_cases_untraced",
+            "id",
+            postgresql_where=text("traced_at IS NULL"),
+            sqlite_where=text("traced_at IS NULL"),
+        ),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, text
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
@@ -917,6 +917,52 @@ class TracingRepository:
             )
         stmt = stmt.order_by(ExposurePlace.start.desc()).limit(limit)
         return [(e, c) for e, c in self.session.execute(stmt)]
+
+    # The tracing queue -----------------------------------------------------------------------
+    def claim_untraced(self, now: datetime, stale_before: datetime, limit: int) -> list[int]:
+        """Claim (mark with ``now``) up to ``limit`` cases not traced yet, oldest first, that no
+        worker claimed since ``stale_before``: one statement, so that two workers never claim
+        the same case."""
+        waiting = (
+            select(Case.id)
+            .where(
+                Case.traced_at.is_(None),
+                or_(Case.trace_claimed_at.is_(None), Case.trace_claimed_at < stale_before),
+            )
+            .order_by(Case.id)
+            .limit(limit)
+        )
+        # Most seconds nothing waits: a read first, so that an idle queue never takes SQLite's
+        # write lock from check-ins.
+        if self.session.scalar(waiting.limit(1)) is None:
+            return []
+        if self.session.get_bind().dialect.name == "postgresql":
+            waiting = waiting.with_for_update(skip_locked=True)
+        stmt = (
+            update(Case)
+            .where(Case.id.in_(waiting.scalar_subquery()))
+            .values(trace_claimed_at=now)
+            .returning(Case.id)
+        )
+        return sorted(self.session.scalars(stmt))
+
+    def untraced(self, ids: Collection[int]) -> list[Case]:
+        """These cases, among those still not traced (another worker may have finished one)."""
+        if not ids:
+            return []
+        stmt = select(Case).where(Case.id.in_(ids), Case.traced_at.is_(None)).order_by(Case.id)
+        return list(self.session.scalars(stmt))
+
+    def count_untraced(self, unit_code: str | None) -> int:
+        """Cases waiting for the tracing queue, under ``unit_code`` (none: everywhere)."""
+        stmt = select(func.count()).select_from(Case).where(Case.traced_at.is_(None))
+        if unit_code is not None:
+            stmt = stmt.where(
+                Case.unit_code.in_(
+                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
+                )
+            )
+        return int(self.session.scalar(stmt) or 0)
 
     # Retention -------------------------------------------------------------------------------
     def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:

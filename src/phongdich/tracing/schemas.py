@@ -37,15 +37,14 @@ class BatchCaseOut(BaseModel):
     row: int
     case_id: int
     person_id: int
-    f1: int
 
 
 class CaseBatchOut(BaseModel):
-    """The cases entered, in the list's order, with their F1 traced at once (F2: trace each
-    case again from its page or ``POST /cases/{id}/trace``)."""
+    """The cases entered, in the list's order. Their F1 is traced in the background, all of
+    them at once, within seconds (a case's ``traced_at`` says when); F2: trace a case again
+    (``POST /cases/{id}/trace``)."""
 
     cases: list[BatchCaseOut]
-    seconds: float
 
 
 class CaseOut(BaseModel):

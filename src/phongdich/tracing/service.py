@@ -166,10 +166,11 @@ class TracingService:
         principal: Principal,
         official: Official,
         entries: Sequence[tuple[int, CaseEntry]],
-    ) -> list[tuple[Case, TraceSummary]]:
-        """Enter a line list of cases (row number, case) and trace their F1 at once
-        (``trace_many``). Every row is checked as ``open_case`` checks one; one bad row refuses
-        the whole list (``InvalidRows``) and the caller rolls back."""
+    ) -> list[Case]:
+        """Enter a line list of cases (row number, case), left untraced for the tracing queue
+        (``tracing.tasks.trace_pending``: their F1 at once, in the background). Every row is
+        checked as ``open_case`` checks one; one bad row refuses the whole list
+        (``InvalidRows``) and the caller rolls back."""
         if not entries:
             raise Invalid("error.batch_empty")
         if len(entries) > BATCH_LIMIT:
@@ -205,7 +206,13 @@ class TracingService:
             cases.append(case)
         if errors:
             raise InvalidRows(errors)
-        return list(zip(cases, self.trace_many(cases), strict=True))
+        return cases
+
+    def count_untraced(self, official: Official) -> int:
+        """Cases of the official's jurisdiction waiting for the tracing queue."""
+        if official.unit_code is None and official.role != "admin":
+            return 0
+        return self.repo.count_untraced(official.unit_code)
 
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)

@@ -1,14 +1,54 @@
-"""Scheduled tracing jobs: retention of cases and everything traced from them."""
+"""Scheduled tracing jobs: the tracing queue (cases of line lists, traced in the background)
+and the retention of cases and everything traced from them."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from phongdich.config import Settings
 from phongdich.db.session import unit_of_work
 from phongdich.kit.clock import utcnow
 from phongdich.tracing.repository import TracingRepository
+from phongdich.tracing.service import TracingService
+
+# Cases traced per transaction: their F1 together (``trace_many``), a few seconds at 10 M
+# visits, so that progress shows and a stopped worker loses little.
+QUEUE_CHUNK = 100
+# A claim older than this belongs to a worker that stopped: another one takes the cases over.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def trace_pending(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    chunk: int = QUEUE_CHUNK,
+    budget_seconds: float | None = 50.0,
+    progress: Callable[[int], object] | None = None,
+) -> dict[str, int]:
+    """Trace the F1 of the cases waiting (entered by a line list), a chunk per transaction,
+    until none is left or ``budget_seconds`` are spent (none: until none is left). Each chunk
+    is claimed in a transaction of its own first, so that workers sharing the database never
+    trace the same case twice at once."""
+    started = time.monotonic()
+    traced = 0
+    while budget_seconds is None or time.monotonic() - started < budget_seconds:
+        now = utcnow()
+        with unit_of_work(factory) as session:
+            ids = TracingRepository(session).claim_untraced(now, now - CLAIM_LEASE, chunk)
+        if not ids:
+            break
+        with unit_of_work(factory) as session:
+            service = TracingService(session, settings)
+            cases = service.repo.untraced(ids)
+            service.trace_many(cases)
+        traced += len(cases)
+        if progress is not None:
+            progress(len(cases))
+    return {"cases_traced": traced} if traced else {}
 
 
 def purge_job(

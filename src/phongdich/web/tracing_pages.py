@@ -6,7 +6,6 @@ pseudonymised and every identity shown or exported is audited."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -254,6 +253,7 @@ def _home(
         "found": None,
         "form": form,
         "error": error,
+        "untraced": TracingService(db, settings).count_untraced(official),
     }
     people = OfficialPeopleService(db, settings)
     try:
@@ -369,16 +369,15 @@ def tracing_line_list(
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    """Enter a CSV line list of cases and trace their F1 at once: all rows or none."""
+    """Enter a CSV line list of cases, all rows or none; the tracing queue traces their F1."""
     lang = _lang(request)
     sources = {label: code for code, pair in LABELS["case_source"].items() for label in pair}
     parsed = line_list.parse(file.file.read(settings.max_body_bytes + 1), BATCH_LIMIT, sources)
     errors = [(e.row, t(e.key, lang, **e.params)) for e in parsed.errors]
     entered: list[dict[str, Any]] = []
-    started = time.perf_counter()
     if not errors:
         try:
-            done = TracingService(db, settings).open_cases(principal, official, parsed.rows)
+            cases = TracingService(db, settings).open_cases(principal, official, parsed.rows)
         except InvalidRows as exc:
             db.rollback()
             errors = [(row, message_of(request, error)) for row, error in exc.rows]
@@ -389,14 +388,13 @@ def tracing_line_list(
             errors = [(0, message_of(request, exc))]
         else:
             entered = [
-                {"row": row, "case": case, "f1": summary.f1}
-                for (row, _entry), (case, summary) in zip(parsed.rows, done, strict=True)
+                {"row": row, "case": case}
+                for (row, _entry), case in zip(parsed.rows, cases, strict=True)
             ]
     ctx = {
         "errors": errors,
         "summary": t("error.batch_rows", lang, count=len(errors)) if errors else "",
         "entered": entered,
-        "seconds": f"{time.perf_counter() - started:.1f}",
         "filename": (file.filename or "")[:100],
     }
     return _page(request, "tracing_line_list.html", ctx, status_code=422 if errors else 200)
