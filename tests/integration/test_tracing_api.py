@@ -558,3 +558,50 @@ def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
     assert progress == [2, 1]
     with env.session() as s:
         assert TracingService(s, env.settings).count_untraced(world.hanoi) == 0
+
+
+def test_the_cases_of_a_jurisdiction_are_listed_newest_first_and_audited(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    f0 = open_case(tracer, ids["f0"]).json()["id"]
+    a = open_case(tracer, ids["a"]).json()["id"]
+    c = tracer.post(  # Phạm Thị Cúc lives in Hoàn Kiếm: the case is that commune's
+        "/api/v1/tracing/cases/batch",
+        json={"cases": [{"person_id": ids["c"], "test_at": yesterday(20).isoformat()}]},
+    ).json()["cases"][0]["case_id"]
+
+    def listed(client: Client, query: str = "") -> list[int]:
+        r = client.get(f"/api/v1/tracing/cases{query}")
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()]
+
+    assert listed(tracer) == [c, a, f0]
+    assert listed(tracer, "?waiting=true") == [c]
+    assert listed(tracer, "?limit=2&page=2") == [f0]
+    assert tracer.get("/api/v1/tracing/cases?limit=0").status_code == 422
+    first = tracer.get("/api/v1/tracing/cases").json()[0]
+    assert (first["person"], first["unit_code"], first["traced_at"]) == (
+        "Phạm Thị Cúc",
+        "00070",
+        None,
+    )
+    for username, expected in (("badinh", [a, f0]), ("hoankiem", [c]), ("hcm", [])):
+        other = make_client()
+        login_official(other, username)
+        assert listed(other) == expected, username
+    with env.session() as s:
+        shown = s.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.detail == "case list", AuditEvent.actor == f"official:{world.hcm.id}"
+            )
+        ).all()
+        assert shown == []
+        by_hanoi = s.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.detail == "case list", AuditEvent.actor == f"official:{world.hanoi.id}"
+            )
+        ).all()
+    assert set(by_hanoi) == {str(ids["f0"]), str(ids["a"]), str(ids["c"])}

@@ -495,3 +495,34 @@ def test_a_csv_line_list_with_bad_rows_enters_nothing(
     columns = upload(c, "ho_ten,so_dien_thoai\nNguyễn Văn Ca,0912000000\n")
     assert columns.status_code == 422
     assert "Dòng tiêu đề cần cột ngày xét nghiệm" in columns.text
+
+
+def test_the_tracing_page_lists_the_cases_of_the_jurisdiction(
+    env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phongdich.web import tracing_pages
+
+    monkeypatch.setattr(tracing_pages, "CASE_LIST_SIZE", 2)
+    ids = scenario(env, make_client)
+    c = official(make_client, "hanoi")
+    empty = c.get("/officials/tracing", headers=HTML)
+    assert "Chưa có ca bệnh nào." in empty.text
+    first, _ = enter_case(c, ids["f0"])
+    day = yesterday(20).strftime("%d/%m/%Y %H:%M")
+    upload(c, f"ma_nguoi,ngay_xet_nghiem\n{ids['a']},{day}\n{ids['b']},{day}\n")
+    page = c.get("/officials/tracing", headers=HTML)
+    assert 'Ca bệnh trong địa bàn <span class="muted">(3)</span>' in page.text
+    rows = re.findall(r'<tr data-case="(\d+)">(.*?)</tr>', page.text, re.S)
+    assert len(rows) == 2  # newest first: the two of the line list, waiting
+    assert all("Đang chờ" in cells for _id, cells in rows)
+    assert "Lê Văn Bình" in rows[0][1]
+    assert 'href="/officials/tracing?page=2#cases" rel="next"' in page.text
+    second = c.get("/officials/tracing?page=2", headers=HTML)
+    [(case_id, cells)] = re.findall(r'<tr data-case="(\d+)">(.*?)</tr>', second.text, re.S)
+    assert int(case_id) == first
+    assert "Nguyễn Văn Ca" in cells
+    assert "Đang chờ" not in cells
+    waiting = c.get("/officials/tracing?waiting=1", headers=HTML)
+    assert 'Ca bệnh trong địa bàn <span class="muted">(2)</span>' in waiting.text
+    assert "Chỉ xem ca đang chờ truy vết" not in waiting.text
+    assert "Xem tất cả" in waiting.text

@@ -953,6 +953,31 @@ class TracingRepository:
         stmt = select(Case).where(Case.id.in_(ids), Case.traced_at.is_(None)).order_by(Case.id)
         return list(self.session.scalars(stmt))
 
+    def cases_in(
+        self, unit_code: str | None, offset: int, limit: int, waiting: bool = False
+    ) -> tuple[list[tuple[Case, Person]], int]:
+        """Cases under ``unit_code`` (none: everywhere), newest first, with their people, and
+        how many there are; ``waiting``: only those the tracing queue has not traced yet."""
+        where = []
+        if unit_code is not None:
+            where.append(
+                Case.unit_code.in_(
+                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
+                )
+            )
+        if waiting:
+            where.append(Case.traced_at.is_(None))
+        stmt = (
+            select(Case, Person)
+            .join(Person, Person.id == Case.person_id)
+            .where(*where)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        total = self.session.scalar(select(func.count()).select_from(Case).where(*where))
+        return [(c, p) for c, p in self.session.execute(stmt)], int(total or 0)
+
     def count_untraced(self, unit_code: str | None) -> int:
         """Cases waiting for the tracing queue, under ``unit_code`` (none: everywhere)."""
         stmt = select(func.count()).select_from(Case).where(Case.traced_at.is_(None))

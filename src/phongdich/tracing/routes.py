@@ -8,6 +8,7 @@ import json
 from fastapi import APIRouter, Depends, Query
 
 from phongdich.kit.errors import NotFound
+from phongdich.kit.pagination import MAX_PAGE_SIZE, PageParams
 from phongdich.notify.repository import OutboxRepository
 from phongdich.people.models import Person
 from phongdich.tracing.line_list import CaseEntry
@@ -59,6 +60,26 @@ def open_case(
     )
     service.trace(case)
     return case_out(db.get(Person, case.person_id), case)
+
+
+@router.get(
+    "/cases",
+    response_model=list[CaseOut],
+    summary="Cases of the jurisdiction, newest first (audited)",
+)
+def list_cases(
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    waiting: bool = Query(default=False, description="only cases not traced yet"),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> list[CaseOut]:
+    found = TracingService(db, settings).recent_cases(
+        principal, official, PageParams(page, limit), waiting
+    )
+    return [case_out(person, case) for case, person in found.items]
 
 
 @router.post(

@@ -18,6 +18,7 @@ from phongdich.geo.service import UnitService
 from phongdich.kit.clock import VN, fmt_local, utcnow
 from phongdich.kit.errors import DomainError, Forbidden, Invalid, InvalidRows, NotFound
 from phongdich.kit.i18n import t
+from phongdich.kit.pagination import Page, PageParams
 from phongdich.people.models import Person
 from phongdich.tracing import rules
 from phongdich.tracing.line_list import CaseEntry
@@ -207,6 +208,17 @@ class TracingService:
         if errors:
             raise InvalidRows(errors)
         return cases
+
+    def recent_cases(
+        self, principal: Principal, official: Official, page: PageParams, waiting: bool = False
+    ) -> Page[tuple[Case, Person]]:
+        """The cases of the official's jurisdiction, newest first (every person shown is
+        audited); ``waiting``: only those not traced yet."""
+        if official.unit_code is None and official.role != "admin":
+            return Page([], 0, page.page, page.size)
+        rows, total = self.repo.cases_in(official.unit_code, page.offset, page.size, waiting)
+        self.audit_shown(principal, [person for _case, person in rows], "case list")
+        return Page(rows, total, page.page, page.size)
 
     def count_untraced(self, official: Official) -> int:
         """Cases of the official's jurisdiction waiting for the tracing queue."""

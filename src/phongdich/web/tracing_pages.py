@@ -23,6 +23,7 @@ from phongdich.geo.repository import UnitRepository
 from phongdich.kit.clock import VN, fmt_local, parse_local, utcnow
 from phongdich.kit.errors import DomainError, Invalid, InvalidRows
 from phongdich.kit.i18n import t
+from phongdich.kit.pagination import PageParams
 from phongdich.people.models import Person
 from phongdich.people.service import OfficialPeopleService
 from phongdich.proximity.service import IssuedCode, ProximityService
@@ -40,6 +41,7 @@ from phongdich.web.templating import pick, private_page
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 PAGE_SIZE = 100  # contacts per page of the case page
+CASE_LIST_SIZE = 20  # cases per page of the tracing page
 EXPORT_BATCH = 1000  # contacts per query (and per audit batch) of the line list export
 GRAPH_LIMIT = 300  # contacts drawn by default; the API counts the rest
 GRAPH_MAX = 500  # the force layout is O(n²) per step: beyond this a browser would crawl
@@ -239,6 +241,8 @@ def _home(
     form: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    page: int = 1,
+    waiting: bool = False,
 ) -> Response:
     form = form or {
         "person_id": person,
@@ -254,6 +258,10 @@ def _home(
         "form": form,
         "error": error,
         "untraced": TracingService(db, settings).count_untraced(official),
+        "cases": TracingService(db, settings).recent_cases(
+            principal, official, PageParams(page, CASE_LIST_SIZE), waiting
+        ),
+        "waiting": waiting,
     }
     people = OfficialPeopleService(db, settings)
     try:
@@ -282,6 +290,8 @@ def tracing_home(
     unit: str = Query(default="", max_length=16),
     person: str = Query(default="", max_length=20),
     case: str = Query(default="", max_length=20),
+    page: int = Query(default=1, ge=1, le=100_000),
+    waiting: str = Query(default="", max_length=1),
 ) -> Response:
     if case.strip():
         try:
@@ -296,7 +306,18 @@ def tracing_home(
                 error=message_of(request, exc),
                 status_code=exc.status_code,
             )
-    return _home(request, principal, official, db, settings, q, unit, person)
+    return _home(
+        request,
+        principal,
+        official,
+        db,
+        settings,
+        q,
+        unit,
+        person,
+        page=page,
+        waiting=waiting == "1",
+    )
 
 
 @router.post("/officials/tracing/cases", response_class=HTMLResponse)
