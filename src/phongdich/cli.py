@@ -161,8 +161,8 @@ def purge() -> None:
 
 @app.command("trace-pending")
 def trace_pending() -> None:
-    """Trace the cases of line lists still waiting (the server does it every second unless
-    SCHEDULE_IN_PROCESS is off: then run this from cron)."""
+    """Trace the cases of line lists still waiting: every F1, then each case's F2 (the server
+    does it every second unless SCHEDULE_IN_PROCESS is off: then run this from cron)."""
     from tqdm import tqdm
 
     from phongdich.tracing import tasks
@@ -171,10 +171,10 @@ def trace_pending() -> None:
     settings = get_settings()
     with _factory() as factory:
         with factory() as session:
-            waiting = TracingRepository(session).count_untraced(None)
-        with tqdm(total=waiting, unit="case", file=sys.stderr) as bar:
+            waiting = TracingRepository(session).queue_steps()
+        with tqdm(total=waiting, unit="trace", file=sys.stderr) as bar:
             done = tasks.trace_pending(factory, settings, budget_seconds=None, progress=bar.update)
-    typer.echo(json.dumps(done or {"cases_traced": 0}))
+    typer.echo(json.dumps({"cases_traced": 0, "cases_traced_deeper": 0, **done}))
 
 
 @app.command()

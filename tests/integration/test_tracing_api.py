@@ -433,23 +433,29 @@ def test_a_line_list_of_cases_is_entered_and_traced_at_once(
     assert r.status_code == 201, r.text
     rows = r.json()["cases"]
     assert [(x["row"], x["person_id"]) for x in rows] == [(1, ids["f0"]), (2, ids["c"])]
-    # Entered, waiting for the tracing queue.
+    # Entered, waiting for the tracing queue: every F1 first, then each case's F2.
     for x in rows:
         assert tracer.get(f"/api/v1/tracing/cases/{x['case_id']}").json()["traced_at"] is None
-    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced": 2}
+    steps: list[int] = []
+    done = tracing_tasks.trace_pending(env.factory, env.settings, progress=steps.append)
+    assert done == {"cases_traced": 2, "cases_traced_deeper": 2}
+    assert steps == [2, 1, 1]
     assert tracing_tasks.trace_pending(env.factory, env.settings) == {}
-    f1 = []
+    found = []
     for x in rows:
         assert tracer.get(f"/api/v1/tracing/cases/{x['case_id']}").json()["traced_at"]
         contacts = tracer.get(f"/api/v1/tracing/cases/{x['case_id']}/contacts").json()
-        assert {c["level"] for c in contacts} == {1}  # F1 only: F2 is a trace of its own
-        f1.append(len(contacts))
-        # Tracing the case alone finds the same F1.
-        alone = tracer.post(f"/api/v1/tracing/cases/{x['case_id']}/trace?depth=1").json()
-        assert alone["f1"] == len(contacts)
-    # F0's F1 (A and C) as in the single-case test; C's finds A and B (F0 left 10 min after
-    # C came: under the 15-min minimum).
-    assert f1 == [2, 2]
+        found.append(sorted((c["person"], c["level"]) for c in contacts))
+        # Tracing the case alone finds the same people at the same levels.
+        tracer.post(f"/api/v1/tracing/cases/{x['case_id']}/trace")
+        again = tracer.get(f"/api/v1/tracing/cases/{x['case_id']}/contacts").json()
+        assert sorted((c["person"], c["level"]) for c in again) == found[-1]
+    # F0's F1 (A and C) and F2 (B through C, E through A) as in the single-case test. C's F1
+    # is A and B (F0 left 10 min after C came: under the 15-min minimum); E is F2 through A.
+    assert found == [
+        [("Lê Văn Bình", 2), ("Phạm Thị Cúc", 1), ("Trần Thị An", 1), ("Vũ Thị Em", 2)],
+        [("Lê Văn Bình", 1), ("Trần Thị An", 1), ("Vũ Thị Em", 2)],
+    ]
     second = tracer.get(f"/api/v1/tracing/cases/{rows[1]['case_id']}").json()
     assert second["source"] == "cluster"
     assert second["unit_code"] == "00070"  # where she lives
@@ -524,27 +530,27 @@ def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
     now = utcnow()
     with env.session() as s:
         repo = TracingRepository(s)
-        assert repo.claim_untraced(now, now - timedelta(minutes=10), 2) == [first, second]
+        assert repo.claim_waiting(now, now - timedelta(minutes=10), 2) == [first, second]
         s.commit()
         # Claimed cases are not claimed again while the claim is fresh...
-        assert repo.claim_untraced(now, now - timedelta(minutes=10), 5) == [third]
+        assert repo.claim_waiting(now, now - timedelta(minutes=10), 5) == [third]
         s.commit()
-        assert repo.claim_untraced(now, now - timedelta(minutes=10), 5) == []
+        assert repo.claim_waiting(now, now - timedelta(minutes=10), 5) == []
         # ...and a worker that stopped loses them after the lease; a traced case never comes.
         later = now + timedelta(minutes=11)
-        assert repo.claim_untraced(later, later - timedelta(minutes=10), 5) == [
+        assert repo.claim_waiting(later, later - timedelta(minutes=10), 5) == [
             first,
             second,
             third,
         ]
-        assert traced not in repo.untraced([first, traced])
+        assert traced not in repo.waiting_cases([first, traced])
         s.commit()
     # The officials see how many of their jurisdiction's cases wait.
     with env.session() as s:
         hanoi = TracingService(s, env.settings)
-        assert hanoi.count_untraced(world.hanoi) == 3
-        assert hanoi.count_untraced(world.badinh) == 2  # C's case is Hoàn Kiếm's
-        assert hanoi.count_untraced(world.hcm) == 0
+        assert hanoi.count_waiting(world.hanoi) == 3
+        assert hanoi.count_waiting(world.badinh) == 2  # C's case is Hoàn Kiếm's
+        assert hanoi.count_waiting(world.hcm) == 0
     # Claims older than the lease are traced by the next run, a chunk per transaction.
     progress: list[int] = []
     done = tracing_tasks.trace_pending(env.factory, env.settings, chunk=2, progress=progress.append)
@@ -554,10 +560,10 @@ def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
             case.trace_claimed_at = utcnow() - timedelta(minutes=11)
         s.commit()
     done = tracing_tasks.trace_pending(env.factory, env.settings, chunk=2, progress=progress.append)
-    assert done == {"cases_traced": 3}
-    assert progress == [2, 1]
+    assert done == {"cases_traced": 3, "cases_traced_deeper": 3}
+    assert progress == [2, 1, 1, 1, 1]
     with env.session() as s:
-        assert TracingService(s, env.settings).count_untraced(world.hanoi) == 0
+        assert TracingService(s, env.settings).count_waiting(world.hanoi) == 0
 
 
 def test_the_cases_of_a_jurisdiction_are_listed_newest_first_and_audited(

@@ -19,6 +19,7 @@ from phongdich.kit.clock import VN
 from phongdich.people.models import Person
 from phongdich.tracing import tasks as tracing_tasks
 from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.tracing.service import TracingService
 from phongdich.web.tracing_pages import router as tracing_pages_router
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_tracing_api import scenario, yesterday
@@ -432,10 +433,21 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
     case_ids = [int(case) for _row, case, _pid in rows]
     # Waiting: the tracing page counts them, the case page says so.
     home = c.get("/officials/tracing", headers=HTML)
-    assert "Đang truy vết nền F1 của 2 ca bệnh nhập theo danh sách trong địa bàn." in home.text
+    assert "Đang truy vết nền 2 ca bệnh nhập theo danh sách trong địa bàn." in home.text
     waiting = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
     assert 'id="trace-pending"' in waiting.text
-    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced": 2}
+    # The queue's first step (every F1 at once) leaves the F2 waiting.
+    with env.session() as s:
+        TracingService(s, env.settings).trace_many(
+            list(s.scalars(select(Case).where(Case.id.in_(case_ids))))
+        )
+        s.commit()
+    half = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
+    assert "Đã truy vết F1. F2 đang chờ truy vết nền" in half.text
+    listed = c.get("/officials/tracing", headers=HTML).text
+    assert listed.count("F2 đang chờ") == 2
+    done = tracing_tasks.trace_pending(env.factory, env.settings)
+    assert done == {"cases_traced_deeper": 2}
     page = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
     assert 'id="trace-pending"' not in page.text
     assert "Trần Thị An" in page.text
@@ -445,8 +457,8 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
         assert set(cases) == {ids["f0"], ids["c"]}
         assert cases[ids["c"]].source == "cluster"
         assert cases[ids["f0"]].test_at == yesterday(20)
-        f1 = s.scalars(select(Contact.level).where(Contact.case_id == cases[ids["f0"]].id))
-        assert sorted(f1) == [1, 1]
+        levels = s.scalars(select(Contact.level).where(Contact.case_id == cases[ids["f0"]].id))
+        assert sorted(levels) == [1, 1, 2, 2]  # A and C, then B and E
 
 
 def test_a_csv_line_list_with_bad_rows_enters_nothing(

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phongdich.db.base import Base, BigId, UTCDateTime
@@ -34,19 +45,22 @@ class Case(Base):
     # the level before had ``trace_stopped_people`` people, over ``trace_level_limit``.
     trace_stopped_level: Mapped[int | None] = mapped_column(Integer)
     trace_stopped_people: Mapped[int | None] = mapped_column(Integer)
-    # Cases of a line list wait for the tracing queue (``traced_at`` empty): the time a worker
-    # took this one (a claim older than the lease is taken over).
+    # Cases of a line list wait for the tracing queue (``traced_at`` empty, or
+    # ``trace_deeper``): the time a worker took this one (a claim older than the lease is
+    # taken over).
     trace_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A line-listed case whose deeper levels (F2…) the queue still has to trace, after its F1.
+    trace_deeper: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
         Index("ix_cases_person", "person_id"),
         Index("ix_cases_unit_created", "unit_code", "created_at"),
         Index(
-            "ix_cases_untraced",
+            "ix_cases_waiting",
             "id",
-            postgresql_where=text("traced_at IS NULL"),
-            sqlite_where=text("traced_at IS NULL"),
+            postgresql_where=text("traced_at IS NULL OR trace_deeper"),
+            sqlite_where=text("traced_at IS NULL OR trace_deeper"),
         ),
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
@@ -919,14 +919,23 @@ class TracingRepository:
         return [(e, c) for e, c in self.session.execute(stmt)]
 
     # The tracing queue -----------------------------------------------------------------------
-    def claim_untraced(self, now: datetime, stale_before: datetime, limit: int) -> list[int]:
-        """Claim (mark with ``now``) up to ``limit`` cases not traced yet, oldest first, that no
-        worker claimed since ``stale_before``: one statement, so that two workers never claim
-        the same case."""
+    @staticmethod
+    def _waiting(deeper: bool) -> Any:
+        """Cases waiting for their F1 or, with ``deeper``, F1 done and waiting for F2…"""
+        if deeper:
+            return and_(Case.trace_deeper.is_(True), Case.traced_at.is_not(None))
+        return Case.traced_at.is_(None)
+
+    def claim_waiting(
+        self, now: datetime, stale_before: datetime, limit: int, deeper: bool = False
+    ) -> list[int]:
+        """Claim (mark with ``now``) up to ``limit`` waiting cases, oldest first, that no worker
+        claimed since ``stale_before``: one statement, so that two workers never claim the same
+        case. ``deeper``: cases whose F1 is done and whose deeper levels wait."""
         waiting = (
             select(Case.id)
             .where(
-                Case.traced_at.is_(None),
+                self._waiting(deeper),
                 or_(Case.trace_claimed_at.is_(None), Case.trace_claimed_at < stale_before),
             )
             .order_by(Case.id)
@@ -946,19 +955,46 @@ class TracingRepository:
         )
         return sorted(self.session.scalars(stmt))
 
-    def untraced(self, ids: Collection[int]) -> list[Case]:
-        """These cases, among those still not traced (another worker may have finished one)."""
+    def waiting_cases(self, ids: Collection[int], deeper: bool = False) -> list[Case]:
+        """These cases, among those still waiting (another worker may have finished one)."""
         if not ids:
             return []
-        stmt = select(Case).where(Case.id.in_(ids), Case.traced_at.is_(None)).order_by(Case.id)
+        stmt = select(Case).where(Case.id.in_(ids), self._waiting(deeper)).order_by(Case.id)
         return list(self.session.scalars(stmt))
+
+    def queue_steps(self) -> int:
+        """What the queue has left to do: an F1 per untraced case and a deeper trace per case
+        marked for it."""
+        untraced = self.session.scalar(
+            select(func.count()).select_from(Case).where(Case.traced_at.is_(None))
+        )
+        deeper = self.session.scalar(
+            select(func.count()).select_from(Case).where(Case.trace_deeper.is_(True))
+        )
+        return int(untraced or 0) + int(deeper or 0)
+
+    def count_waiting(self, unit_code: str | None) -> int:
+        """Cases waiting for the tracing queue (F1 or deeper), under ``unit_code`` (none:
+        everywhere)."""
+        stmt = (
+            select(func.count())
+            .select_from(Case)
+            .where(or_(Case.traced_at.is_(None), Case.trace_deeper.is_(True)))
+        )
+        if unit_code is not None:
+            stmt = stmt.where(
+                Case.unit_code.in_(
+                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
+                )
+            )
+        return int(self.session.scalar(stmt) or 0)
 
     def cases_in(
         self, unit_code: str | None, offset: int, limit: int, waiting: bool = False
     ) -> tuple[list[tuple[Case, Person]], int]:
         """Cases under ``unit_code`` (none: everywhere), newest first, with their people, and
-        how many there are; ``waiting``: only those the tracing queue has not traced yet."""
-        where = []
+        how many there are; ``waiting``: only those the tracing queue has not done with."""
+        where: list[ColumnElement[bool]] = []
         if unit_code is not None:
             where.append(
                 Case.unit_code.in_(
@@ -966,7 +1002,7 @@ class TracingRepository:
                 )
             )
         if waiting:
-            where.append(Case.traced_at.is_(None))
+            where.append(or_(Case.traced_at.is_(None), Case.trace_deeper.is_(True)))
         stmt = (
             select(Case, Person)
             .join(Person, Person.id == Case.person_id)
@@ -977,17 +1013,6 @@ class TracingRepository:
         )
         total = self.session.scalar(select(func.count()).select_from(Case).where(*where))
         return [(c, p) for c, p in self.session.execute(stmt)], int(total or 0)
-
-    def count_untraced(self, unit_code: str | None) -> int:
-        """Cases waiting for the tracing queue, under ``unit_code`` (none: everywhere)."""
-        stmt = select(func.count()).select_from(Case).where(Case.traced_at.is_(None))
-        if unit_code is not None:
-            stmt = stmt.where(
-                Case.unit_code.in_(
-                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
-                )
-            )
-        return int(self.session.scalar(stmt) or 0)
 
     # Retention -------------------------------------------------------------------------------
     def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:

@@ -169,7 +169,8 @@ class TracingService:
         entries: Sequence[tuple[int, CaseEntry]],
     ) -> list[Case]:
         """Enter a line list of cases (row number, case), left untraced for the tracing queue
-        (``tracing.tasks.trace_pending``: their F1 at once, in the background). Every row is
+        (``tracing.tasks.trace_pending``: their F1 at once, then each case's deeper levels, in
+        the background). Every row is
         checked as ``open_case`` checks one; one bad row refuses the whole list
         (``InvalidRows``) and the caller rolls back."""
         if not entries:
@@ -204,6 +205,7 @@ class TracingService:
                     raise
                 errors.append((row, exc))
                 continue
+            case.trace_deeper = self.settings.trace_depth > 1
             cases.append(case)
         if errors:
             raise InvalidRows(errors)
@@ -220,11 +222,11 @@ class TracingService:
         self.audit_shown(principal, [person for _case, person in rows], "case list")
         return Page(rows, total, page.page, page.size)
 
-    def count_untraced(self, official: Official) -> int:
+    def count_waiting(self, official: Official) -> int:
         """Cases of the official's jurisdiction waiting for the tracing queue."""
         if official.unit_code is None and official.role != "admin":
             return 0
-        return self.repo.count_untraced(official.unit_code)
+        return self.repo.count_waiting(official.unit_code)
 
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)
@@ -557,6 +559,9 @@ class TracingService:
         summaries = []
         for case in cases:
             case.traced_at = utcnow()
+            case.trace_claimed_at = None  # the queue's next step may take it at once
+            if depth > 1:
+                case.trace_deeper = False
             case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}

@@ -1,5 +1,6 @@
-"""Scheduled tracing jobs: the tracing queue (cases of line lists, traced in the background)
-and the retention of cases and everything traced from them."""
+"""Scheduled tracing jobs: the tracing queue (cases of line lists, traced in the background:
+every F1 first, then each case's F2) and the retention of cases and everything traced from
+them."""
 
 from __future__ import annotations
 
@@ -29,26 +30,34 @@ def trace_pending(
     budget_seconds: float | None = 50.0,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
-    """Trace the F1 of the cases waiting (entered by a line list), a chunk per transaction,
-    until none is left or ``budget_seconds`` are spent (none: until none is left). Each chunk
-    is claimed in a transaction of its own first, so that workers sharing the database never
-    trace the same case twice at once."""
+    """Trace the cases waiting (entered by a line list): first the F1 of every waiting case,
+    a chunk per transaction; then each case's deeper levels (``TRACE_DEPTH``), one case per
+    transaction, as a case entered alone is traced. Stops when none is left or
+    ``budget_seconds`` are spent (none: when none is left). Cases are claimed in a
+    transaction of their own first, so that workers sharing the database never trace the same
+    case at once. ``progress`` is told how many cases each step finished."""
     started = time.monotonic()
-    traced = 0
-    while budget_seconds is None or time.monotonic() - started < budget_seconds:
-        now = utcnow()
-        with unit_of_work(factory) as session:
-            ids = TracingRepository(session).claim_untraced(now, now - CLAIM_LEASE, chunk)
-        if not ids:
-            break
-        with unit_of_work(factory) as session:
-            service = TracingService(session, settings)
-            cases = service.repo.untraced(ids)
-            service.trace_many(cases)
-        traced += len(cases)
-        if progress is not None:
-            progress(len(cases))
-    return {"cases_traced": traced} if traced else {}
+    done = {"cases_traced": 0, "cases_traced_deeper": 0}
+    for deeper, size, key in ((False, chunk, "cases_traced"), (True, 1, "cases_traced_deeper")):
+        while budget_seconds is None or time.monotonic() - started < budget_seconds:
+            now = utcnow()
+            with unit_of_work(factory) as session:
+                repo = TracingRepository(session)
+                ids = repo.claim_waiting(now, now - CLAIM_LEASE, size, deeper=deeper)
+            if not ids:
+                break
+            with unit_of_work(factory) as session:
+                service = TracingService(session, settings)
+                cases = service.repo.waiting_cases(ids, deeper=deeper)
+                if deeper:
+                    for case in cases:
+                        service.trace(case)
+                else:
+                    service.trace_many(cases)
+            done[key] += len(cases)
+            if progress is not None:
+                progress(len(cases))
+    return {k: n for k, n in done.items() if n}
 
 
 def purge_job(

@@ -257,7 +257,7 @@ def _home(
         "found": None,
         "form": form,
         "error": error,
-        "untraced": TracingService(db, settings).count_untraced(official),
+        "untraced": TracingService(db, settings).count_waiting(official),
         "cases": TracingService(db, settings).recent_cases(
             principal, official, PageParams(page, CASE_LIST_SIZE), waiting
         ),
