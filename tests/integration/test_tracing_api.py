@@ -14,7 +14,8 @@ from phongdich.kit.clock import VN, utcnow
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
 from phongdich.tracing import tasks as tracing_tasks
-from phongdich.tracing.models import Case, Contact
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
+from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.service import TracingService
 from phongdich.visits.service import ScanCommand, VisitService
 from tests.conftest import Env, World, login_official
@@ -76,6 +77,26 @@ def scenario(env: Env, make_client: Any) -> dict[str, int]:
     visit(env, r, ids["a"], yesterday(13), yesterday(14))
     visit(env, r, ids["e"], yesterday(13, 10), yesterday(13, 50))
     return ids
+
+
+def with_tracer(
+    env: Env, make_client: Any, username: str = "hanoi"
+) -> tuple[dict[str, int], Client]:
+    """The scenario's people and visits, and an official of ``username`` signed in."""
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, username)
+    return ids, tracer
+
+
+def update_person(env: Env, pid: int, **fields: object) -> None:
+    """Set registry fields of a person (an address, an ID number) as a clerk would."""
+    with env.session() as s:
+        person = s.get(Person, pid)
+        assert person is not None
+        for name, value in fields.items():
+            setattr(person, name, value)
+        s.commit()
 
 
 def open_case(tracer: Client, pid: int, **extra: Any) -> Any:
@@ -353,12 +374,7 @@ def test_a_level_too_large_is_left_untraced_and_the_case_says_so(
 def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_them(
     env: Env, world: World, make_client: Any
 ) -> None:
-    from phongdich.tracing.models import ContactReport, ExposurePlace
-    from phongdich.tracing.tasks import purge_job
-
-    ids = scenario(env, make_client)
-    tracer = make_client()
-    login_official(tracer, "hanoi")
+    ids, tracer = with_tracer(env, make_client)
     old = open_case(tracer, ids["f0"]).json()
     named = tracer.post(
         f"/api/v1/tracing/cases/{old['id']}/contacts",
@@ -388,9 +404,9 @@ def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_th
     # The window ended long ago, but a tracer traced the case again yesterday: it stays.
     age(window_end=100, created_at=100, traced_at=1)
     nothing = {"cases": 0, "contacts": 0, "contact_reports": 0, "exposure_places": 0}
-    assert purge_job(env.factory, retention_days=90) == nothing
+    assert tracing_tasks.purge_job(env.factory, retention_days=90) == nothing
     age(traced_at=91)
-    assert purge_job(env.factory, retention_days=90) == {
+    assert tracing_tasks.purge_job(env.factory, retention_days=90) == {
         "cases": 1,
         "contacts": old_contacts,
         "contact_reports": 1,
@@ -406,20 +422,14 @@ def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_th
         # The people stay: the registry is not the tracing data.
         assert s.get(Person, ids["f0"]) is not None
         assert s.get(Person, ids["d"]) is not None
-    assert purge_job(env.factory, retention_days=90) == nothing
+    assert tracing_tasks.purge_job(env.factory, retention_days=90) == nothing
 
 
 def test_a_line_list_of_cases_is_entered_and_traced_at_once(
     env: Env, world: World, make_client: Any
 ) -> None:
-    ids = scenario(env, make_client)
-    with env.session() as s:
-        cuc = s.get(Person, ids["c"])
-        assert cuc is not None
-        cuc.id_number = "001190012345"
-        s.commit()
-    tracer = make_client()
-    login_official(tracer, "hanoi")
+    ids, tracer = with_tracer(env, make_client)
+    update_person(env, ids["c"], id_number="001190012345")
     test_at = yesterday(20).isoformat()
     r = tracer.post(
         "/api/v1/tracing/cases/batch",
@@ -467,9 +477,7 @@ def test_a_line_list_of_cases_is_entered_and_traced_at_once(
 
 
 def test_a_line_list_with_bad_rows_enters_nothing(env: Env, world: World, make_client: Any) -> None:
-    ids = scenario(env, make_client)
-    tracer = make_client()
-    login_official(tracer, "badinh")  # commune 00004: C lives in 00070
+    ids, tracer = with_tracer(env, make_client, "badinh")  # commune 00004: C lives in 00070
     test_at = yesterday(20).isoformat()
     future = (utcnow() + timedelta(days=2)).isoformat()
     r = tracer.post(
@@ -515,11 +523,7 @@ def test_a_line_list_with_bad_rows_enters_nothing(env: Env, world: World, make_c
 def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
     env: Env, world: World, make_client: Any
 ) -> None:
-    from phongdich.tracing.repository import TracingRepository
-
-    ids = scenario(env, make_client)
-    tracer = make_client()
-    login_official(tracer, "hanoi")
+    ids, tracer = with_tracer(env, make_client)
     test_at = yesterday(20).isoformat()
     listed = tracer.post(
         "/api/v1/tracing/cases/batch",
@@ -569,9 +573,7 @@ def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
 def test_the_cases_of_a_jurisdiction_are_listed_newest_first_and_audited(
     env: Env, world: World, make_client: Any
 ) -> None:
-    ids = scenario(env, make_client)
-    tracer = make_client()
-    login_official(tracer, "hanoi")
+    ids, tracer = with_tracer(env, make_client)
     f0 = open_case(tracer, ids["f0"]).json()["id"]
     a = open_case(tracer, ids["a"]).json()["id"]
     c = tracer.post(  # Phạm Thị Cúc lives in Hoàn Kiếm: the case is that commune's

@@ -22,7 +22,7 @@ from phongdich.tracing.models import Case, Contact, ContactReport
 from phongdich.tracing.service import TracingService
 from phongdich.web.tracing_pages import router as tracing_pages_router
 from tests.conftest import Env, World, login_official, login_phone
-from tests.integration.test_tracing_api import scenario, yesterday
+from tests.integration.test_tracing_api import scenario, update_person, yesterday
 from tests.support.http import Client
 
 HTML = {"accept": "text/html"}
@@ -398,11 +398,7 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
     env: Env, world: World, make_client: Any
 ) -> None:
     ids = scenario(env, make_client)
-    with env.session() as s:
-        cuc = s.get(Person, ids["c"])
-        assert cuc is not None
-        cuc.id_number = "001190012345"
-        s.commit()
+    update_person(env, ids["c"], id_number="001190012345")
     c = official(make_client, "hanoi")
     home = c.get("/officials/tracing", headers=HTML)
     assert 'id="line-list-form"' in home.text

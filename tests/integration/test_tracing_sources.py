@@ -10,7 +10,7 @@ from phongdich.people.models import Person
 from phongdich.people.schemas import DeclarationIn
 from phongdich.people.service import PersonService
 from tests.conftest import Env, World, login_official
-from tests.integration.test_tracing_api import open_case, person, yesterday
+from tests.integration.test_tracing_api import open_case, person, update_person, yesterday
 
 
 def _account(env: Env, phone: str, pid: int) -> int:
@@ -47,14 +47,6 @@ def _travel(env: Env, account_id: int, pid: int, vehicle: str) -> None:
         s.commit()
 
 
-def _address(env: Env, pid: int, address: str) -> None:
-    with env.session() as s:
-        target = s.get(Person, pid)
-        assert target is not None
-        target.address = address
-        s.commit()
-
-
 def test_same_address_and_same_trip_are_f1(env: Env, world: World, make_client: Any) -> None:
     f0 = person(env, "Nguyễn Văn Ca")
     neighbour = person(env, "Đỗ Thị Hàng Xóm")
@@ -62,7 +54,7 @@ def test_same_address_and_same_trip_are_f1(env: Env, world: World, make_client: 
     traveller = person(env, "Bùi Văn Đồng Hành")
     other_bus = person(env, "Lý Thị Xe Khác")
     for pid in (f0, neighbour, elsewhere):
-        _address(env, pid, "Số 12 ngõ 5 Kim Mã")
+        update_person(env, pid, address="Số 12 ngõ 5 Kim Mã")
     accounts = {
         pid: _account(env, f"09120000{n:02d}", pid)
         for n, pid in enumerate((f0, traveller, other_bus))

@@ -5,8 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 
-class CaseIn(BaseModel):
-    person_id: int
+class _CaseFacts(BaseModel):
     test_at: datetime
     onset_at: datetime | None = None
     isolated_at: datetime | None = None
@@ -15,17 +14,15 @@ class CaseIn(BaseModel):
     notes: str = Field(default="", max_length=2000)
 
 
-class CaseRowIn(BaseModel):
+class CaseIn(_CaseFacts):
+    person_id: int
+
+
+class CaseRowIn(_CaseFacts):
     """A row of a line list: the person by registry number or by ID document number."""
 
     person_id: int | None = None
     id_number: str | None = Field(default=None, max_length=20)
-    test_at: datetime
-    onset_at: datetime | None = None
-    isolated_at: datetime | None = None
-    source: str = Field(default="community", max_length=20)
-    unit_code: str | None = Field(default=None, max_length=16)
-    notes: str = Field(default="", max_length=2000)
 
 
 class CaseBatchIn(BaseModel):

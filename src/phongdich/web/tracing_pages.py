@@ -293,19 +293,12 @@ def tracing_home(
     page: int = Query(default=1, ge=1, le=100_000),
     waiting: str = Query(default="", max_length=1),
 ) -> Response:
+    error, status_code = None, 200
     if case.strip():
         try:
             return redirect(f"/officials/tracing/cases/{_number(request, case, 'case')}")
         except DomainError as exc:
-            return _home(
-                request,
-                principal,
-                official,
-                db,
-                settings,
-                error=message_of(request, exc),
-                status_code=exc.status_code,
-            )
+            error, status_code = message_of(request, exc), exc.status_code
     return _home(
         request,
         principal,
@@ -315,6 +308,8 @@ def tracing_home(
         q,
         unit,
         person,
+        error=error,
+        status_code=status_code,
         page=page,
         waiting=waiting == "1",
     )
