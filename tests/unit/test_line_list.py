@@ -37,10 +37,18 @@ def test_columns_are_found_by_any_of_their_names_and_others_ignored() -> None:
 
 
 def test_rows_are_numbered_by_their_line_and_blank_lines_skipped() -> None:
-    text = "cccd;ngay_xet_nghiem;ngay_khoi_phat\n\n001;2026-12-01T08:00+00:00;\n002;02/12/2026;x\n"
+    text = (
+        "cccd;ngay_xet_nghiem;ngay_khoi_phat\n\n001;2026-12-01T08:00+00:00;1/12/2026 7:05:30\n"
+        "002;02/12/2026;x\n"
+    )
     parsed = parse(text)
-    assert [(row, e.id_number, e.test_at) for row, e in parsed.rows] == [
-        (3, "001", datetime.fromisoformat("2026-12-01T08:00+00:00"))
+    assert [(row, e.id_number, e.test_at, e.onset_at) for row, e in parsed.rows] == [
+        (
+            3,
+            "001",
+            datetime.fromisoformat("2026-12-01T08:00+00:00"),
+            datetime(2026, 12, 1, 7, 5, 30, tzinfo=VN),  # a spreadsheet's own way
+        )
     ]
     assert parsed.errors == [
         RowError(4, "error.line_list_time", {"column": "ngay_khoi_phat", "value": "x"})

@@ -24,9 +24,10 @@ def fmt_local(dt: datetime | None, with_time: bool = True) -> str:
 
 
 def parse_local(value: str) -> datetime:
-    """Parse an ISO 8601 or ``dd/mm/yyyy HH:MM`` string; naive values are Vietnam time."""
+    """Parse an ISO 8601 or ``dd/mm/yyyy HH:MM`` string (seconds allowed, as spreadsheets
+    write them); naive values are Vietnam time."""
     value = value.strip()
-    for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y"):
+    for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"):
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=VN)
         except ValueError:
