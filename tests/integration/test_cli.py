@@ -24,7 +24,7 @@ from phongdich.config import Settings, get_settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.geo.models import AdminUnit, UnitClosure
-from phongdich.geo.repository import UnitRepository
+from phongdich.geo.repository import UnitRepository, subtree_codes
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,7 +101,7 @@ def test_import_three_level_tree_is_idempotent(db_url: str, tmp_path: Path) -> N
         assert repo.is_within("05003007", "05003")
         assert not repo.is_within("05003007", "06")
         assert [u.code for u in repo.ancestors("05003007")] == ["05", "05003", "05003007"]
-        below = s.scalars(repo.subtree_codes("05003")).all()
+        below = s.scalars(subtree_codes("05003")).all()
         assert len(below) == 1 + 15
     engine.dispose()
 

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, CheckpointEvent, CheckpointMember, Entrance
-from phongdich.geo.models import AdminUnit, UnitClosure
+from phongdich.geo.models import AdminUnit
+from phongdich.geo.repository import subtree_codes
 from phongdich.kit.pagination import Page, PageParams
 
 
@@ -85,11 +86,7 @@ class CheckpointRepository:
     def _filtered(self, f: CheckpointFilter) -> Select[Checkpoint]:
         stmt = select(Checkpoint)
         if f.unit_code is not None:
-            stmt = stmt.where(
-                Checkpoint.unit_code.in_(
-                    select(UnitClosure.descendant).where(UnitClosure.ancestor == f.unit_code)
-                )
-            )
+            stmt = stmt.where(Checkpoint.unit_code.in_(subtree_codes(f.unit_code)))
         if f.status:
             stmt = stmt.where(Checkpoint.status == f.status)
         if f.type:

@@ -8,6 +8,12 @@ from sqlalchemy.orm import Session
 from phongdich.geo.models import AdminUnit, UnitClosure
 
 
+def subtree_codes(code: str) -> Select[str]:
+    """A sub-select of the unit's code and every code below it (index on the closure): what
+    "inside this unit" means in every jurisdiction filter."""
+    return select(UnitClosure.descendant).where(UnitClosure.ancestor == code)
+
+
 class UnitRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -41,14 +47,10 @@ class UnitRepository:
     def search(self, folded: str, under: str | None, limit: int) -> Sequence[AdminUnit]:
         stmt = select(AdminUnit).where(AdminUnit.name_key.contains(folded, autoescape=True))
         if under is not None:
-            stmt = stmt.where(AdminUnit.code.in_(self.subtree_codes(under)))
+            stmt = stmt.where(AdminUnit.code.in_(subtree_codes(under)))
         return self.session.scalars(
             stmt.order_by(AdminUnit.depth, AdminUnit.code).limit(limit)
         ).all()
-
-    def subtree_codes(self, code: str) -> Select[str]:
-        """A sub-select of the unit's code and every code below it (index on the closure)."""
-        return select(UnitClosure.descendant).where(UnitClosure.ancestor == code)
 
     def is_within(self, code: str, ancestor: str) -> bool:
         stmt = select(UnitClosure.distance).where(

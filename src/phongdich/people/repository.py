@@ -9,7 +9,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     PrimaryKeyConstraint,
-    Select,
     Table,
     UniqueConstraint,
     and_,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from phongdich.geo.models import AdminUnit, UnitClosure
+from phongdich.geo.repository import subtree_codes
 from phongdich.kit.pagination import Page, PageParams
 from phongdich.people.models import Declaration, DuplicateCandidate, HouseholdMember, Person
 
@@ -124,7 +124,7 @@ class PersonRepository:
         """Live people inside the unit's sub-tree by ID number, phone, or name prefix."""
         stmt = select(Person).where(Person.merged_into.is_(None))
         if unit_code is not None:
-            stmt = stmt.where(Person.unit_code.in_(_subtree(unit_code)))
+            stmt = stmt.where(Person.unit_code.in_(subtree_codes(unit_code)))
         if id_number:
             stmt = stmt.where(Person.id_number == id_number)
         elif phone:
@@ -257,7 +257,7 @@ class PersonRepository:
             Declaration.submitted_at < f.end,
         ]
         if f.unit_code is not None:
-            where.append(Declaration.unit_code.in_(_subtree(f.unit_code)))
+            where.append(Declaration.unit_code.in_(subtree_codes(f.unit_code)))
         if f.kind:
             where.append(Declaration.kind == f.kind)
         if f.assessed:
@@ -300,7 +300,7 @@ class PersonRepository:
             .where(DuplicateCandidate.resolved.is_(None))
         )
         if unit_code is not None:
-            inside = _subtree(unit_code)
+            inside = subtree_codes(unit_code)
             stmt = stmt.where(first.unit_code.in_(inside), second.unit_code.in_(inside))
         stmt = stmt.order_by(DuplicateCandidate.found_at.desc()).limit(limit)
         return [(c, a, b) for c, a, b in self.session.execute(stmt)]
@@ -378,10 +378,6 @@ def person_references() -> list[tuple[Table, Column[Any]]]:
             if fk.column.table.name == "people" and fk.column.name == "id":
                 found.append((table, fk.parent))
     return found
-
-
-def _subtree(unit_code: str) -> Select[str]:
-    return select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
 
 
 def by_subject(

@@ -13,7 +13,7 @@ from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
 from phongdich.db import bulk
 from phongdich.db.raw import Pending, RawSql
-from phongdich.geo.models import UnitClosure
+from phongdich.geo.repository import subtree_codes
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.visits.models import Visit
@@ -447,6 +447,17 @@ def _range_params(ranges: Sequence[CaseRange], now: datetime, postgresql: bool) 
 def _sqlite_time(value: datetime) -> str:
     """A UTC time as SQLite stores it (``UTCDateTime``: naive, microseconds)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _case_filters(unit_code: str | None, waiting: bool) -> list[ColumnElement[bool]]:
+    """Cases under ``unit_code`` (none: everywhere); ``waiting``: only those the tracing queue
+    has still to trace (F1, or F2 and deeper; the predicate of ``ix_cases_waiting``)."""
+    where: list[ColumnElement[bool]] = []
+    if unit_code is not None:
+        where.append(Case.unit_code.in_(subtree_codes(unit_code)))
+    if waiting:
+        where.append(or_(Case.traced_at.is_(None), Case.trace_deeper.is_(True)))
+    return where
 
 
 class TracingRepository:
@@ -910,11 +921,7 @@ class TracingRepository:
             .where(ExposurePlace.end > since, ExposurePlace.withdrawn_at.is_(None))
         )
         if unit_code:
-            stmt = stmt.where(
-                Checkpoint.unit_code.in_(
-                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
-                )
-            )
+            stmt = stmt.where(Checkpoint.unit_code.in_(subtree_codes(unit_code)))
         stmt = stmt.order_by(ExposurePlace.start.desc()).limit(limit)
         return [(e, c) for e, c in self.session.execute(stmt)]
 
@@ -973,20 +980,9 @@ class TracingRepository:
         )
         return int(untraced or 0) + int(deeper or 0)
 
-    def count_waiting(self, unit_code: str | None) -> int:
-        """Cases waiting for the tracing queue (F1 or deeper), under ``unit_code`` (none:
-        everywhere)."""
-        stmt = (
-            select(func.count())
-            .select_from(Case)
-            .where(or_(Case.traced_at.is_(None), Case.trace_deeper.is_(True)))
-        )
-        if unit_code is not None:
-            stmt = stmt.where(
-                Case.unit_code.in_(
-                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
-                )
-            )
+    def count_cases(self, unit_code: str | None, waiting: bool = False) -> int:
+        """How many cases ``cases_in`` lists for these filters."""
+        stmt = select(func.count()).select_from(Case).where(*_case_filters(unit_code, waiting))
         return int(self.session.scalar(stmt) or 0)
 
     def cases_in(
@@ -994,25 +990,16 @@ class TracingRepository:
     ) -> tuple[list[tuple[Case, Person]], int]:
         """Cases under ``unit_code`` (none: everywhere), newest first, with their people, and
         how many there are; ``waiting``: only those the tracing queue has not done with."""
-        where: list[ColumnElement[bool]] = []
-        if unit_code is not None:
-            where.append(
-                Case.unit_code.in_(
-                    select(UnitClosure.descendant).where(UnitClosure.ancestor == unit_code)
-                )
-            )
-        if waiting:
-            where.append(or_(Case.traced_at.is_(None), Case.trace_deeper.is_(True)))
         stmt = (
             select(Case, Person)
             .join(Person, Person.id == Case.person_id)
-            .where(*where)
+            .where(*_case_filters(unit_code, waiting))
             .order_by(Case.created_at.desc(), Case.id.desc())
             .offset(offset)
             .limit(limit)
         )
-        total = self.session.scalar(select(func.count()).select_from(Case).where(*where))
-        return [(c, p) for c, p in self.session.execute(stmt)], int(total or 0)
+        rows = [(c, p) for c, p in self.session.execute(stmt)]
+        return rows, self.count_cases(unit_code, waiting)
 
     # Retention -------------------------------------------------------------------------------
     def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:

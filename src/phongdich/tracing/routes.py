@@ -86,7 +86,7 @@ def list_cases(
     "/cases/batch",
     response_model=CaseBatchOut,
     status_code=201,
-    summary="Enter a line list of cases (all or nothing); their F1 is traced in the background",
+    summary="Enter a line list of cases (all or nothing); they are traced in the background",
 )
 def open_cases(
     body: CaseBatchIn,

@@ -37,9 +37,9 @@ class BatchCaseOut(BaseModel):
 
 
 class CaseBatchOut(BaseModel):
-    """The cases entered, in the list's order. Their F1 is traced in the background, all of
-    them at once, within seconds (a case's ``traced_at`` says when); F2: trace a case again
-    (``POST /cases/{id}/trace``)."""
+    """The cases entered, in the list's order. The tracing queue traces them in the
+    background: the F1 of all of them at once, within seconds (a case's ``traced_at`` says
+    when), then each case's F2."""
 
     cases: list[BatchCaseOut]
 

@@ -170,9 +170,8 @@ class TracingService:
     ) -> list[Case]:
         """Enter a line list of cases (row number, case), left untraced for the tracing queue
         (``tracing.tasks.trace_pending``: their F1 at once, then each case's deeper levels, in
-        the background). Every row is
-        checked as ``open_case`` checks one; one bad row refuses the whole list
-        (``InvalidRows``) and the caller rolls back."""
+        the background). Every row is checked as ``open_case`` checks one; one bad row refuses
+        the whole list (``InvalidRows``) and the caller rolls back."""
         if not entries:
             raise Invalid("error.batch_empty")
         if len(entries) > BATCH_LIMIT:
@@ -215,8 +214,8 @@ class TracingService:
         self, principal: Principal, official: Official, page: PageParams, waiting: bool = False
     ) -> Page[tuple[Case, Person]]:
         """The cases of the official's jurisdiction, newest first (every person shown is
-        audited); ``waiting``: only those not traced yet."""
-        if official.unit_code is None and official.role != "admin":
+        audited); ``waiting``: only those the tracing queue has still to trace."""
+        if not _sees_any_case(official):
             return Page([], 0, page.page, page.size)
         rows, total = self.repo.cases_in(official.unit_code, page.offset, page.size, waiting)
         self.audit_shown(principal, [person for _case, person in rows], "case list")
@@ -224,9 +223,9 @@ class TracingService:
 
     def count_waiting(self, official: Official) -> int:
         """Cases of the official's jurisdiction waiting for the tracing queue."""
-        if official.unit_code is None and official.role != "admin":
+        if not _sees_any_case(official):
             return 0
-        return self.repo.count_waiting(official.unit_code)
+        return self.repo.count_cases(official.unit_code, waiting=True)
 
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)
@@ -842,6 +841,12 @@ def report_details(report: ContactReport) -> dict[str, object]:
     except ValueError:
         return {}
     return details if isinstance(details, dict) else {}
+
+
+def _sees_any_case(official: Official) -> bool:
+    """Officials without a unit see the whole country's cases only as administrators (the
+    rule of ``AccountService.can_see_unit``); the rest see their unit's."""
+    return official.unit_code is not None or official.role == "admin"
 
 
 def _window(case: Case, now: datetime) -> tuple[datetime, datetime]:

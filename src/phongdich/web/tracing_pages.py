@@ -251,14 +251,15 @@ def _home(
         "source": "community",
         "unit_code": "",
     }
+    tracing = TracingService(db, settings)
     ctx: dict[str, Any] = {
         "q": q,
         "unit": unit,
         "found": None,
         "form": form,
         "error": error,
-        "untraced": TracingService(db, settings).count_waiting(official),
-        "cases": TracingService(db, settings).recent_cases(
+        "untraced": tracing.count_waiting(official),
+        "cases": tracing.recent_cases(
             principal, official, PageParams(page, CASE_LIST_SIZE), waiting
         ),
         "waiting": waiting,
@@ -385,7 +386,8 @@ def tracing_line_list(
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    """Enter a CSV line list of cases, all rows or none; the tracing queue traces their F1."""
+    """Enter a CSV line list of cases, all rows or none; the tracing queue traces them (every
+    F1, then each F2)."""
     lang = _lang(request)
     sources = {label: code for code, pair in LABELS["case_source"].items() for label in pair}
     parsed = line_list.parse(file.file.read(settings.max_body_bytes + 1), BATCH_LIMIT, sources)
