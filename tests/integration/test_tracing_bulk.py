@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import Official
@@ -186,3 +188,57 @@ def test_count_exposed_counts_what_trace_many_finds_from_visits(env: Env, world:
     assert counted > 50
     assert counted == from_visits
     assert service.count_exposed([]) == 0
+
+
+def _visit_evidence(
+    service: TracingService, case_ids: list[int]
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The stored visit evidence of every F1 row, per (case, person)."""
+    out = {}
+    for case_id in case_ids:
+        for row in service.repo.contacts(case_id).values():
+            entries = [e for e in json.loads(row.evidence) if e["source"] == "visit"]
+            if row.level == 1 and entries:
+                out[(case_id, row.person_id)] = entries
+    return out
+
+
+def _strength(entry: dict[str, Any]) -> tuple[float, float, int, int]:
+    """The order of the evidence: highest risk, then latest, then the lower visit ids."""
+    end = datetime.fromisoformat(entry["end"]).timestamp()
+    return (-entry["risk"], -end, entry["contact_visit_id"], entry["case_visit_id"])
+
+
+def test_evidence_ranks_every_exposure_and_keeps_the_strongest(
+    env: Env, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person exposed to a case more than once: the stored evidence lists the exposures the
+    rules find, strongest first (risk, then the latest, then the lower visit ids), and a
+    smaller evidence limit keeps the strongest of them."""
+    case_ids = _province_with_cases(env, world)
+    with env.session() as s:
+        cases = [c for c in (s.get(Case, i) for i in case_ids) if c is not None]
+        service = TracingService(s, env.settings)
+        service.trace_many(cases)
+        full = _visit_evidence(service, case_ids)
+        s.rollback()
+        found = {c.id: service.find(c, depth=1) for c in cases}
+        monkeypatch.setattr("phongdich.tracing.service.EVIDENCE_LIMIT", 2)
+        service.trace_many(cases)
+        cut = _visit_evidence(service, case_ids)
+        s.rollback()
+    repeated = 0
+    for (case_id, person_id), entries in full.items():
+        pairs = [(e["case_visit_id"], e["contact_visit_id"]) for e in entries]
+        expected = [
+            (x.evidence["case_visit_id"], x.evidence["contact_visit_id"])
+            for x in found[case_id].evidence[person_id]
+            if x.source == "visit"
+        ]
+        assert sorted(pairs) == sorted(expected), (case_id, person_id)
+        assert entries == sorted(entries, key=_strength), (case_id, person_id)
+        assert cut[(case_id, person_id)] == entries[:2]
+        repeated += len(entries) > 2
+    assert set(cut) == set(full)
+    # The province has people met more than twice by one case: the cut is exercised.
+    assert repeated > 0

@@ -191,8 +191,19 @@ _COUNT_EXPOSED = "SELECT count(*) FROM ({exposed}) AS z WHERE n = 1"
 # venue's thousand contacts never travel to Python and back. A row this trace already wrote
 # (``found_at`` = this trace's time: a closer level, or a link from a household or a report)
 # keeps its link and gains the new exposures as evidence; a row of an earlier trace is
-# replaced, keeping its follow-up status and assignment.
+# replaced, keeping its follow-up status and assignment (``_UPSERT``).
 _STALE = "(contacts.found_at IS NULL OR contacts.found_at < excluded.found_at)"
+_UPSERT = """
+ON CONFLICT (case_id, person_id) DO UPDATE SET
+  level = CASE WHEN {stale} THEN excluded.level ELSE contacts.level END,
+  source = CASE WHEN {stale} THEN excluded.source ELSE contacts.source END,
+  via_person_id = CASE WHEN {stale} THEN excluded.via_person_id ELSE contacts.via_person_id END,
+  risk = CASE WHEN {stale} THEN excluded.risk ELSE contacts.risk END,
+  last_exposure = CASE WHEN {stale} THEN excluded.last_exposure ELSE contacts.last_exposure END,
+  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {appended} END,
+  updated_at = excluded.updated_at,
+  found_at = excluded.found_at
+"""
 # The statement starts with INSERT, its CTEs inside: Python's sqlite3 opens the transaction
 # before a statement only when its first word says it writes (a leading WITH would run it on
 # its own, committed at once).
@@ -214,16 +225,7 @@ SELECT best.case_id, best.person_id, :level, 'visit', best.via_person_id, best.r
        best.last_exposure, best.evidence, 'to_call', people.unit_code, :now, :now, :now
 FROM best JOIN people ON people.id = best.person_id
 WHERE true
-ON CONFLICT (case_id, person_id) DO UPDATE SET
-  level = CASE WHEN {stale} THEN excluded.level ELSE contacts.level END,
-  source = CASE WHEN {stale} THEN excluded.source ELSE contacts.source END,
-  via_person_id = CASE WHEN {stale} THEN excluded.via_person_id ELSE contacts.via_person_id END,
-  risk = CASE WHEN {stale} THEN excluded.risk ELSE contacts.risk END,
-  last_exposure = CASE WHEN {stale} THEN excluded.last_exposure ELSE contacts.last_exposure END,
-  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {appended} END,
-  updated_at = excluded.updated_at,
-  found_at = excluded.found_at
-"""
+{upsert}"""
 
 # One evidence entry, as ``link_json`` writes it (times in ISO 8601, UTC).
 _ENTRY_PG = """json_build_object(
@@ -360,27 +362,75 @@ _INNER_SQLITE = """
 _TUNE_PG = text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
 
 _EXPOSED_PG = _EXPOSED.format(inner=_INNER_PG)
-_EXPOSED_SQLITE = _EXPOSED.format(inner=_INNER_SQLITE)
 _EXPOSURES_PG = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_PG))
-_EXPOSURES_SQLITE = text(_EXPOSURE_SELECT.format(exposed=_EXPOSED_SQLITE))
 _COUNT_EXPOSED_PG = text(_COUNT_EXPOSED.format(exposed=_EXPOSED_PG))
-_COUNT_EXPOSED_SQLITE = text(_COUNT_EXPOSED.format(exposed=_EXPOSED_SQLITE))
 _STORE_EXPOSURES_PG = text(
     _STORE_EXPOSURES.format(
         exposed=_EXPOSED_PG,
         evidence=f"CAST(json_agg({_ENTRY_PG} ORDER BY t.n) AS text)",
-        appended=_APPENDED_PG,
-        stale=_STALE,
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_PG),
     )
 )
-# SQLite aggregates the rows in the order the ordered subquery gives them (its GROUP BY
-# follows that order instead of sorting again).
+
+# SQLite ranks without the window function. Its ROW_NUMBER costs about 5 µs per (case,
+# person) partition, and nearly every partition holds a single row. A grouped query takes its
+# bare columns from the row of its one max(): the strongest exposure is the row with the
+# greatest ``_RANK_KEY_SQLITE`` (risk, then end, then the lower visit ids: the ranking of
+# ``_EXPOSED``). ``LIMIT -1`` keeps the exposures' subquery from being flattened, so each
+# length is computed once, not again wherever ``span_s`` and ``certain_s`` are used. Measured
+# on 10 M visits, the million pairs of 1,000 cases: counted 8.4 → 2.3 s, the strongest rows
+# 8.4 → 3.3 s.
+_ROWS = """
+  SELECT y.*,
+         ROUND(CAST((y.certain_s + :estimated_factor * (y.span_s - y.certain_s)) / 60.0
+                    / :risk_unit * y.risk_factor AS NUMERIC), 2) AS risk
+  FROM (SELECT * FROM ({inner}) LIMIT -1) AS y
+  WHERE y.span_s > 0 AND y.span_s >= y.min_s
+"""
+# Times are fixed-width text ("%Y-%m-%d %H:%M:%S.%f"), ids below 10^12.
+_RANK_KEY_SQLITE = (
+    "max(printf('%012.2f %s %012d %012d', t.risk, t.e,"
+    " 999999999999 - t.contact_visit_id, 999999999999 - t.case_visit_id))"
+)
+_GROUPED_SELECT = """
+SELECT t.case_id, t.person_id, t.case_visit_id, t.contact_visit_id, t.checkpoint_id, t.s, t.e,
+       t.span_s, t.certain_s, t.rule, t.risk, {rank_key} AS rank_key
+FROM ({rows}) AS t GROUP BY t.case_id, t.person_id
+"""
+_COUNT_DISTINCT = "SELECT count(*) FROM (SELECT DISTINCT case_id, person_id FROM ({rows}))"
+# Every exposure of a (case, person) is an evidence entry; the rare person exposed more than
+# once is re-ranked in JSON and cut to ``:evidence_limit`` entries.
+_STORE_GROUPED = """
+INSERT INTO contacts (case_id, person_id, level, source, via_person_id, risk, last_exposure,
+                      evidence, status, assigned_unit, created_at, updated_at, found_at)
+WITH best AS (
+  SELECT t.case_id, t.person_id, t.via_person_id, t.risk, t.e AS last_exposure,
+         {rank_key} AS rank_key, count(*) AS k, json_group_array({entry}) AS evidence
+  FROM ({rows}) AS t
+  GROUP BY t.case_id, t.person_id
+)
+SELECT best.case_id, best.person_id, :level, 'visit', best.via_person_id, best.risk,
+       best.last_exposure,
+       CASE WHEN best.k = 1 THEN best.evidence ELSE (
+         SELECT json_group_array(json(o.value)) FROM (
+           SELECT j.value FROM json_each(best.evidence) AS j
+           ORDER BY json_extract(j.value, '$.risk') DESC, json_extract(j.value, '$.end') DESC,
+                    json_extract(j.value, '$.contact_visit_id'),
+                    json_extract(j.value, '$.case_visit_id')
+           LIMIT :evidence_limit) AS o) END,
+       'to_call', people.unit_code, :now, :now, :now
+FROM best JOIN people ON people.id = best.person_id
+WHERE true
+{upsert}"""
+_ROWS_SQLITE = _ROWS.format(inner=_INNER_SQLITE)
+_EXPOSURES_SQLITE = text(_GROUPED_SELECT.format(rank_key=_RANK_KEY_SQLITE, rows=_ROWS_SQLITE))
+_COUNT_EXPOSED_SQLITE = text(_COUNT_DISTINCT.format(rows=_ROWS_SQLITE))
 _STORE_EXPOSURES_SQLITE = text(
-    _STORE_EXPOSURES.format(
-        exposed=_EXPOSED_SQLITE,
-        evidence=f"json_group_array({_ENTRY_SQLITE})",
-        appended=_APPENDED_SQLITE,
-        stale=_STALE,
+    _STORE_GROUPED.format(
+        rank_key=_RANK_KEY_SQLITE,
+        entry=_ENTRY_SQLITE,
+        rows=_ROWS_SQLITE,
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_SQLITE),
     )
 )
 
