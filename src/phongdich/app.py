@@ -32,7 +32,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
     factory = make_sessionmaker(engine)
 
     @asynccontextmanager

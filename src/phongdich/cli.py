@@ -32,7 +32,8 @@ def _factory() -> Iterator[sessionmaker[Session]]:
     """A session factory for one command; its engine is disposed when the command ends."""
     from phongdich.db.session import make_engine, make_sessionmaker
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = make_engine(settings.database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
     try:
         yield make_sessionmaker(engine)
     finally:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from phongdich.db.session import SQLITE_CACHE_MB
+
 DEV_SECRET = "phongdich-dev-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 
 
@@ -20,6 +22,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///phongdich.db"
+    # SQLite only: each connection's page cache, MiB (``db.session.SQLITE_CACHE_MB``).
+    sqlite_cache_mb: int = Field(default=SQLITE_CACHE_MB, ge=2, le=4096)
     secret_key: str = DEV_SECRET
     public_base_url: str = "http://127.0.0.1:8000"
     timezone: str = "Asia/Ho_Chi_Minh"

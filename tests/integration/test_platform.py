@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
@@ -222,3 +223,17 @@ def test_app_factory_has_no_import_time_state(env: Env) -> None:
     assert a.state.engine is not b.state.engine
     a.state.engine.dispose()
     b.state.engine.dispose()
+
+
+def test_sqlite_connections_take_the_configured_page_cache(env: Env) -> None:
+    """``SQLITE_CACHE_MB`` sizes every SQLite connection's page cache (SQLite's own default is
+    2 MiB)."""
+    if not env.settings.is_sqlite:
+        pytest.skip("a SQLite setting")
+    app = create_app(env.settings.model_copy(update={"sqlite_cache_mb": 24}))
+    try:
+        with app.state.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -24 * 1024
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        app.state.engine.dispose()
