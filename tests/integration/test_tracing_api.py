@@ -284,6 +284,10 @@ def test_warnings_publication_and_citizens_self_check(
     assert contacts["Trần Thị An"]["warning"] == "pending"
     bad = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": ["fax"]})
     assert bad.status_code == 422
+    # No channel at all would mark contacts notified with nothing sent: refused.
+    none = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": []})
+    assert none.status_code == 422
+    assert "SMS, OTT" in none.json()["message"]
 
     published = tracer.post(f"/api/v1/tracing/cases/{case['id']}/publish").json()
     assert published == {"published": 1}

@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN
+from phongdich.notify.models import OutboxMessage
 from phongdich.people.models import Person
 from phongdich.tracing import tasks as tracing_tasks
-from phongdich.tracing.models import Case, Contact, ContactReport
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.tracing.service import TracingService
 from phongdich.web.tracing_pages import router as tracing_pages_router
 from tests.conftest import Env, World, login_official, login_phone
@@ -362,6 +364,8 @@ def test_only_officials_of_the_jurisdiction(env: Env, world: World, make_client:
     for url, form in (
         (f"/officials/tracing/cases/{case_id}/trace", {}),
         (f"/officials/tracing/cases/{case_id}/assign", {}),
+        (f"/officials/tracing/cases/{case_id}/warn", {"channels": "sms"}),
+        (f"/officials/tracing/cases/{case_id}/publish", {}),
         (f"/officials/tracing/contacts/{cid}/status", {"status": "cleared"}),
         (f"/officials/tracing/cases/{case_id}/contacts", {"person_id": str(ids["d"])}),
     ):
@@ -534,3 +538,76 @@ def test_the_tracing_page_lists_the_cases_of_the_jurisdiction(
     assert 'Ca bệnh trong địa bàn <span class="muted">(2)</span>' in waiting.text
     assert "Chỉ xem ca đang chờ truy vết" not in waiting.text
     assert "Xem tất cả" in waiting.text
+
+
+def _warnings(s: Session) -> list[OutboxMessage]:
+    """The exposure warnings in the outbox (sign-in codes and checkpoint notices aside)."""
+    stmt = select(OutboxMessage).where(OutboxMessage.purpose.startswith("exposure:"))
+    return list(s.scalars(stmt))
+
+
+def test_a_tracer_warns_the_contacts_and_publishes_the_places(
+    env: Env, world: World, make_client: Any
+) -> None:
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "hanoi")
+    case_id, page = enter_case(tracer, ids["f0"])
+    assert 'id="warn"' in page.text
+    assert "Chưa công bố địa điểm nào của ca bệnh." in page.text
+    # A message needs a channel; a level is F1…F4 or every level.
+    refused = post(tracer, f"/officials/tracing/cases/{case_id}/warn", {"level": "1"})
+    assert refused.status_code == 422
+    assert "Chọn ít nhất một kênh gửi hợp lệ" in refused.text
+    bad = post(
+        tracer, f"/officials/tracing/cases/{case_id}/warn", {"channels": "sms", "level": "9"}
+    )
+    assert bad.status_code == 422
+    assert "mức tiếp xúc" in bad.text
+    with env.session() as s:
+        assert _warnings(s) == []
+    # F1 by SMS: A and C have phones.
+    r = post(tracer, f"/officials/tracing/cases/{case_id}/warn", {"channels": "sms", "level": "1"})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == (
+        f"/officials/tracing/cases/{case_id}?done=warned&n=2&no_phone=0#warn"
+    )
+    warned = follow(tracer, r)
+    assert "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc; 0 người không có số điện" in (
+        warned.text
+    )
+    shown = rows(warned.text)
+    for name in ("Trần Thị An", "Phạm Thị Cúc"):
+        assert "Đã cảnh báo" in shown[name]
+        assert "đang chờ gửi" in shown[name]
+        assert 'value="notified" selected' in shown[name]
+    assert "Đã cảnh báo" not in shown["Lê Văn Bình"]
+    with env.session() as s:
+        messages = _warnings(s)
+        assert sorted(m.recipient for m in messages) == sorted(PHONES.values())
+        assert {m.channel for m in messages} == {"sms"}
+        assert all("Siêu thị Ba Đình" in m.body for m in messages)
+        assert all("Nguyễn Văn Ca" not in m.body for m in messages)
+        levels = {c.person_id: (c.level, c.status) for c in s.scalars(select(Contact))}
+    assert levels[ids["a"]] == (1, "notified")
+    assert levels[ids["b"]] == (2, "to_call")
+    # Every level next: the F1 are no longer to call, the F2 have no phone.
+    r = post(tracer, f"/officials/tracing/cases/{case_id}/warn", {"channels": ["sms", "ott"]})
+    assert r.headers["location"].endswith("?done=warned&n=0&no_phone=2#warn")
+    with env.session() as s:
+        assert len(_warnings(s)) == 2
+    # The places the case visited, published once.
+    r = post(tracer, f"/officials/tracing/cases/{case_id}/publish", {})
+    assert r.headers["location"] == f"/officials/tracing/cases/{case_id}?done=published&n=1"
+    published = follow(tracer, r)
+    assert "Đã công bố thêm 1 địa điểm" in published.text
+    assert "Đã công bố 1 địa điểm, khung giờ" in published.text
+    r = post(tracer, f"/officials/tracing/cases/{case_id}/publish", {})
+    assert r.headers["location"].endswith("?done=published&n=0")
+    with env.session() as s:
+        places = s.scalars(select(ExposurePlace)).all()
+        assert [p.case_id for p in places] == [case_id]
+    # A figure in the address is shown as a number or not at all.
+    odd = tracer.get(
+        f"/officials/tracing/cases/{case_id}?done=warned&n=<b>x</b>&no_phone=1234567", headers=HTML
+    )
+    assert "cho 0 người tiếp xúc; 1.234.567 người" in odd.text

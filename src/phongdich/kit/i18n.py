@@ -526,7 +526,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You were at {place} from {visit_start} to {visit_end}; a case was there from {start} "
         "to {end} ({minutes} minutes in common).",
     ),
-    "error.warn_channel": ("Kênh gửi không hợp lệ (sms, ott).", "Invalid channel (sms, ott)."),
+    "error.warn_channel": (
+        "Chọn ít nhất một kênh gửi hợp lệ (SMS, OTT).",
+        "Choose at least one valid channel (SMS, OTT).",
+    ),
     "sms.status_changed": (
         "PhongDich: diem kiem dich {code} chuyen sang trang thai: {status}. {reason}",
         "PhongDich: checkpoint {code} is now {status}. {reason}",

@@ -712,9 +712,8 @@ class TracingService:
         retried, delivery state kept on the message). The text names the place and the day,
         never the case. People without a phone are reached through a phone of their household;
         nobody's e-mail is known, so e-mail is not offered."""
-        for channel in channels:
-            if channel not in ("sms", "ott"):
-                raise Invalid("error.warn_channel")
+        if not channels or any(channel not in ("sms", "ott") for channel in channels):
+            raise Invalid("error.warn_channel")
         from phongdich.notify.service import Notifier
 
         notifier = Notifier(self.session)

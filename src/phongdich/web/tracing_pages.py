@@ -24,6 +24,7 @@ from phongdich.kit.clock import VN, fmt_local, parse_local, utcnow
 from phongdich.kit.errors import DomainError, Invalid, InvalidRows
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import PageParams
+from phongdich.notify.repository import OutboxRepository
 from phongdich.people.models import Person
 from phongdich.people.service import OfficialPeopleService
 from phongdich.proximity.service import IssuedCode, ProximityService
@@ -83,6 +84,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "exposed_at": ("thời điểm tiếp xúc", "exposure time"),
         "person_id": ("mã người tiếp xúc", "contact's person id"),
         "case": ("mã ca bệnh", "case number"),
+        "level": ("mức tiếp xúc", "contact level"),
     },
 }
 
@@ -96,6 +98,24 @@ DONE: dict[str, tuple[str, str]] = {
     ),
     "status": ("Đã cập nhật tình trạng theo dõi.", "Follow-up status saved."),
     "reported": ("Đã thêm người tiếp xúc và truy vết lại.", "Contact added; traced again."),
+    "warned": (
+        "Đã xếp hàng gửi cảnh báo cho %(n)s người tiếp xúc; %(no_phone)s người không có số điện"
+        " thoại (kể cả số của hộ gia đình).",
+        "Warnings queued for %(n)s contacts; %(no_phone)s have no phone (their household's"
+        " included).",
+    ),
+    "published": (
+        "Đã công bố thêm %(n)s địa điểm và khung giờ ca bệnh đã đến (không kèm thông tin cá nhân).",
+        "Published %(n)s more places and times the case visited (no personal data).",
+    ),
+}
+# The figures a notice of ``DONE`` may show, read back from the redirect's query.
+DONE_FIGURES = ("n", "no_phone")
+# Delivery states of a warning (the outbox message's).
+DELIVERY: dict[str, tuple[str, str]] = {
+    "pending": ("đang chờ gửi", "waiting to be sent"),
+    "sent": ("đã gửi", "sent"),
+    "failed": ("gửi không được", "could not be sent"),
 }
 
 # The line list export: (key, column title).
@@ -141,16 +161,31 @@ def _page(
     request: Request, template: str, ctx: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     lang = _lang(request)
-    done = request.query_params.get("done")
     helpers: dict[str, Any] = {
         "label": lambda group, code: _label(lang, group, code),
         "level_name": lambda level: f"F{level}",
-        "done": pick(DONE[done], lang) if done in DONE else None,
+        "done": _done(request, lang),
         "CASE_SOURCES": CASE_SOURCES,
         "FOLLOW_UP": FOLLOW_UP,
         "SOURCES": rules.SOURCES,
     }
     return private_page(request, template, {**helpers, **ctx}, status_code=status_code)
+
+
+def _done(request: Request, lang: str) -> str | None:
+    """The notice of the action just done (``?done=``), with its figures."""
+    done = request.query_params.get("done")
+    if done not in DONE:
+        return None
+    figures = {}
+    for name in DONE_FIGURES:
+        value = request.query_params.get(name, "")
+        figures[name] = (
+            f"{int(value):,}".replace(",", "." if lang == "vi" else ",")
+            if (value.isdigit() and len(value) <= 9)
+            else "0"
+        )
+    return pick(DONE[done], lang) % figures
 
 
 def _field(request: Request, name: str) -> str:
@@ -216,8 +251,11 @@ def _filters(level: str, source: str, status: str) -> dict[str, str]:
     }
 
 
-def _case_url(case_id: int, query: str = "", done: str = "") -> str:
-    """The case page with the filters of ``query`` (re-validated: never an open redirect)."""
+def _case_url(
+    case_id: int, query: str = "", done: str = "", figures: dict[str, int] | None = None
+) -> str:
+    """The case page with the filters of ``query`` (re-validated: never an open redirect), and
+    the notice of what was ``done`` with its ``figures``."""
     values = dict(parse_qsl(query[:300]))
     params = {k: v for k, v in _filters(**{k: values.get(k, "") for k in FILTERS}).items() if v}
     page = values.get("page", "")
@@ -225,6 +263,7 @@ def _case_url(case_id: int, query: str = "", done: str = "") -> str:
         params["page"] = page
     if done:
         params["done"] = done
+        params.update({k: str(v) for k, v in (figures or {}).items() if k in DONE_FIGURES})
     return f"/officials/tracing/cases/{case_id}" + (f"?{urlencode(params)}" if params else "")
 
 
@@ -561,6 +600,10 @@ def _case_page(
         unit = units.get(code)
         unit_names[code] = unit.name if unit else code
     counts = TracingRepository(db).counts_by_source(case.id)
+    delivery = OutboxRepository(db).statuses(
+        [c.warning_message_id for c, _p in rows if c.warning_message_id]
+    )
+    lang = _lang(request)
     query = {k: v for k, v in filters.items() if v}
     ctx: dict[str, Any] = {
         "case": case,
@@ -589,9 +632,16 @@ def _case_page(
                 "status": out.status,
                 "assigned_unit": out.assigned_unit or "",
                 "evidence": _evidence(out.evidence, case, names),
+                "warned_at": fmt_local(c.warned_at),
+                "warning": (
+                    pick(DELIVERY[delivery[c.warning_message_id]], lang)
+                    if c.warning_message_id in delivery
+                    else ""
+                ),
             }
-            for out, _c in outs
+            for out, c in outs
         ],
+        "published": len(service.repo.exposure_places(case.id)),
         "filters": filters,
         "query": urlencode(query),
         "back": urlencode({**query, **({"page": str(page)} if page > 1 else {})}),
@@ -661,6 +711,57 @@ def tracing_assign(
         lambda service, case: service.assign_to_stations(official, case),
     )
     return redirect(_case_url(case_id, done="assigned"))
+
+
+@router.post("/officials/tracing/cases/{case_id}/warn", response_class=HTMLResponse)
+def tracing_warn(
+    request: Request,
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    channels: Annotated[list[str] | None, Form(max_length=3)] = None,
+    level: Annotated[str, Form(max_length=2)] = "",
+) -> Response:
+    """Warn the case's contacts still to call (of one level, or all) by SMS and/or OTT."""
+    service = TracingService(db, settings)
+    case = service.case_for(official, case_id)
+    try:
+        if level and level not in {"1", "2", "3", "4"}:
+            raise Invalid("error.invalid_fields", fields=_field(request, "level"))
+        counts = service.warn(principal, official, case, channels or [], int(level or 0) or None)
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return _case_page(
+            request,
+            principal,
+            official,
+            db,
+            settings,
+            case_id,
+            _filters("", "", ""),
+            error=message_of(request, exc),
+            status_code=exc.status_code,
+        )
+    figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
+    return redirect(_case_url(case_id, done="warned", figures=figures) + "#warn")
+
+
+@router.post("/officials/tracing/cases/{case_id}/publish", response_class=HTMLResponse)
+def tracing_publish(
+    case_id: int,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Publish where and when the case was while infectious, for the map and self-checks."""
+    service = TracingService(db, settings)
+    added = service.publish(principal, official, service.case_for(official, case_id))
+    return redirect(_case_url(case_id, done="published", figures={"n": len(added)}))
 
 
 @router.post("/officials/tracing/cases/{case_id}/contacts", response_class=HTMLResponse)
