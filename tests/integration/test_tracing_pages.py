@@ -611,3 +611,66 @@ def test_a_tracer_warns_the_contacts_and_publishes_the_places(
         f"/officials/tracing/cases/{case_id}?done=warned&n=<b>x</b>&no_phone=1234567", headers=HTML
     )
     assert "cho 0 người tiếp xúc; 1.234.567 người" in odd.text
+
+
+def test_a_commune_station_follows_up_the_contacts_handed_to_it(
+    env: Env, world: World, make_client: Any
+) -> None:
+    """C lives in Hoàn Kiếm; the case is Ba Đình's. Hoàn Kiếm's station sees C on its
+    follow-up list (not the case), updates C's status, and nobody else's."""
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "badinh")
+    case_id, _page = enter_case(tracer, ids["f0"])
+    follow(tracer, post(tracer, f"/officials/tracing/cases/{case_id}/assign", {}))
+    cid = contact_ids(env, case_id)
+    station = official(make_client, "hoankiem")
+    page = station.get("/officials/tracing/follow-up", headers=HTML)
+    assert page.status_code == 200, page.text
+    listed = rows(page.text)
+    assert set(listed) == {"Phạm Thị Cúc"}
+    assert PHONES["c"] in listed["Phạm Thị Cúc"]
+    assert "Siêu thị Ba Đình" in listed["Phạm Thị Cúc"]
+    assert f"#{case_id}" in listed["Phạm Thị Cúc"]
+    assert f'href="/officials/tracing/cases/{case_id}"' not in page.text
+    with env.session() as s:
+        audited = s.scalars(
+            select(AuditEvent.object_id).where(AuditEvent.detail == "follow-up list")
+        ).all()
+    assert audited == [str(ids["c"])]
+    assert station.get(f"/officials/tracing/cases/{case_id}", headers=HTML).status_code == 403
+    # The station's follow-up, back to its list with the same filter.
+    r = post(
+        station,
+        f"/officials/tracing/contacts/{cid[ids['c']]}/status",
+        {"status": "quarantined", "back": "status=to_call&next=//evil.example", "to": "follow-up"},
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == (
+        f"/officials/tracing/follow-up?status=to_call&done=status#c{cid[ids['c']]}"
+    )
+    after = follow(station, r)
+    assert "Đã cập nhật tình trạng theo dõi." in after.text
+    assert 'id="follow-up-empty"' in after.text
+    every = station.get("/officials/tracing/follow-up?status=all", headers=HTML)
+    assert 'value="quarantined" selected' in rows(every.text)["Phạm Thị Cúc"]
+    # Not someone handed to Ba Đình.
+    refused = post(
+        station, f"/officials/tracing/contacts/{cid[ids['a']]}/status", {"status": "cleared"}
+    )
+    assert refused.status_code == 403
+    api = station.get("/api/v1/tracing/follow-up", params={"status": "quarantined"}).json()
+    assert [(c["person"], c["case_id"], c["status"]) for c in api] == [
+        ("Phạm Thị Cúc", case_id, "quarantined")
+    ]
+    assert station.get("/api/v1/tracing/follow-up", params={"status": "gone"}).status_code == 422
+    # Ba Đình's list is Ba Đình's people; Hồ Chí Minh City's is empty.
+    with env.session() as s:
+        ba_dinh = {c.id for c in s.scalars(select(Contact)) if c.assigned_unit == "00004"}
+    assert ids["a"] in {pid for pid, c in cid.items() if c in ba_dinh}
+    mine = tracer.get("/api/v1/tracing/follow-up", params={"status": "all"})
+    assert mine.status_code == 422  # "all" is the page's word; the API leaves status out
+    mine = tracer.get("/api/v1/tracing/follow-up").json()
+    assert {c["id"] for c in mine} == ba_dinh
+    far = official(make_client, "hcm")
+    assert "(0)" in far.get("/officials/tracing/follow-up?status=all", headers=HTML).text
+    assert far.get("/api/v1/tracing/follow-up").json() == []

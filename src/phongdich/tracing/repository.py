@@ -1056,6 +1056,35 @@ class TracingRepository:
         rows = [(c, p) for c, p in self.session.execute(stmt)]
         return rows, self.count_cases(unit_code, waiting)
 
+    def handed_to(
+        self, unit_code: str | None, status: str | None, offset: int, limit: int
+    ) -> tuple[list[tuple[Contact, Person]], int]:
+        """Contacts whose follow-up is handed to a unit under ``unit_code`` (none: every unit),
+        newest first, with their people, and how many there are; ``status``: only those."""
+        where: list[ColumnElement[bool]] = [Contact.assigned_unit.is_not(None)]
+        if unit_code is not None:
+            where.append(Contact.assigned_unit.in_(subtree_codes(unit_code)))
+        if status:
+            where.append(Contact.status == status)
+        stmt = (
+            select(Contact, Person)
+            .join(Person, Person.id == Contact.person_id)
+            .where(*where)
+            .order_by(Contact.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        rows = [(c, p) for c, p in self.session.execute(stmt)]
+        total = self.session.scalar(select(func.count()).select_from(Contact).where(*where))
+        return rows, int(total or 0)
+
+    def case_units(self, case_ids: Collection[int]) -> dict[int, str]:
+        """The unit in charge of each of these cases."""
+        if not case_ids:
+            return {}
+        stmt = select(Case.id, Case.unit_code).where(Case.id.in_(case_ids))
+        return {i: u for i, u in self.session.execute(stmt)}
+
     # Retention -------------------------------------------------------------------------------
     def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:
         """Delete the cases whose infectious window ended, and which were entered and last

@@ -20,6 +20,7 @@ from phongdich.tracing.schemas import (
     CaseIn,
     CaseOut,
     ContactOut,
+    HandedOut,
     ReportIn,
     StatusIn,
     TraceOut,
@@ -289,6 +290,31 @@ def publish(
     service = TracingService(db, settings)
     added = service.publish(principal, official, service.case_for(official, case_id))
     return {"published": len(added)}
+
+
+@router.get(
+    "/follow-up",
+    response_model=list[HandedOut],
+    summary="Contacts handed to the health stations of the jurisdiction, newest first (audited)",
+)
+def follow_up(
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    status: str | None = Query(default=None, max_length=12),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> list[HandedOut]:
+    service = TracingService(db, settings)
+    found = service.handed_to(principal, official, status, PageParams(page, limit))
+    return [
+        HandedOut(
+            case_id=c.case_id,
+            **contact_out(c, p, service.visible(official, p)).model_dump(),
+        )
+        for c, p in found.items
+    ]
 
 
 @router.patch("/contacts/{contact_id}", summary="Follow-up status of a contact")

@@ -90,6 +90,12 @@ class ContactOut(BaseModel):
     warning: str | None = None  # delivery state of the last warning: pending | sent | failed
 
 
+class HandedOut(ContactOut):
+    """A contact on a health station's follow-up list, with the case they were traced from."""
+
+    case_id: int
+
+
 class ReportIn(BaseModel):
     person_id: int
     exposed_at: datetime

@@ -680,10 +680,33 @@ class TracingService:
         contact = self.repo.contact(contact_id)
         if contact is None:
             raise NotFound()
-        case = self.case_for(official, contact.case_id)
-        del case
+        if not self.follows(official, contact):
+            self.case_for(official, contact.case_id)  # NotFound, or outside the jurisdiction
         contact.status, contact.updated_at = status, utcnow()
         return contact
+
+    def follows(self, official: Official, contact: Contact) -> bool:
+        """Whether the contact's follow-up is handed to a unit of the official's jurisdiction
+        (the commune health station of their address): that unit updates it, whoever's the
+        case."""
+        return contact.assigned_unit is not None and self.accounts.can_see_unit(
+            official, contact.assigned_unit
+        )
+
+    def handed_to(
+        self, principal: Principal, official: Official, status: str | None, page: PageParams
+    ) -> Page[tuple[Contact, Person]]:
+        """The contacts whose follow-up is handed to the units of the official's jurisdiction,
+        newest first: the health stations' work list, across every case (entered anywhere).
+        Every identity shown is audited."""
+        if status and status not in FOLLOW_UP:
+            raise Invalid("error.follow_up_status")
+        if not _sees_any_case(official):
+            return Page([], 0, page.page, page.size)
+        rows, total = self.repo.handed_to(official.unit_code, status, page.offset, page.size)
+        shown = [person for _c, person in rows if self.visible(official, person)]
+        self.audit_shown(principal, shown, "follow-up list")
+        return Page(rows, total, page.page, page.size)
 
     def assign_to_stations(self, official: Official, case: Case) -> dict[str, int]:
         """Hand every contact to the commune health station of their address (contacts with no

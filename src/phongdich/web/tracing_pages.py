@@ -43,6 +43,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 
 PAGE_SIZE = 100  # contacts per page of the case page
 CASE_LIST_SIZE = 20  # cases per page of the tracing page
+FOLLOW_UP_SIZE = 50  # contacts per page of the follow-up list
 EXPORT_BATCH = 1000  # contacts per query (and per audit batch) of the line list export
 GRAPH_LIMIT = 300  # contacts drawn by default; the API counts the rest
 GRAPH_MAX = 500  # the force layout is O(n²) per step: beyond this a browser would crawl
@@ -833,9 +834,81 @@ def tracing_status(
     settings: SettingsDep,
     status: Annotated[str, Form(max_length=12)] = "",
     back: Annotated[str, Form(max_length=300)] = "",
+    to: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
+    """Save a contact's follow-up status, back to the case page or (``to=follow-up``) to the
+    follow-up list, with the same filters."""
     contact = TracingService(db, settings).set_status(official, contact_id, status)
+    if to == "follow-up":
+        return redirect(_follow_up_url(back, done="status") + f"#c{contact.id}")
     return redirect(_case_url(contact.case_id, back, done="status") + f"#c{contact.id}")
+
+
+# The health stations' follow-up list -----------------------------------------------------------
+def _follow_up_status(value: str) -> str:
+    """The status filter of the follow-up list: a follow-up status, or "all"; by default the
+    people still to call."""
+    return value if value in FOLLOW_UP or value == "all" else "to_call"
+
+
+def _follow_up_url(query: str = "", done: str = "") -> str:
+    """The follow-up list with the filter of ``query`` (re-validated: never an open redirect)."""
+    values = dict(parse_qsl(query[:300]))
+    params = {"status": _follow_up_status(values.get("status", ""))}
+    page = values.get("page", "")
+    if page.isdigit() and 1 < int(page) <= 100_000:
+        params["page"] = page
+    if done:
+        params["done"] = done
+    return f"/officials/tracing/follow-up?{urlencode(params)}"
+
+
+@router.get("/officials/tracing/follow-up", response_class=HTMLResponse)
+def tracing_follow_up(
+    request: Request,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    status: str = Query(default="to_call", max_length=12),
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> Response:
+    """The contacts handed to the health stations of the official's jurisdiction, whatever
+    case they came from (a case entered elsewhere stays closed to them: only its number shows),
+    with the follow-up form."""
+    chosen = _follow_up_status(status)
+    service = TracingService(db, settings)
+    found = service.handed_to(
+        principal, official, None if chosen == "all" else chosen, PageParams(page, FOLLOW_UP_SIZE)
+    )
+    case_units = service.repo.case_units({c.case_id for c, _p in found.items})
+    unit_names: dict[str, str] = {}
+    units = UnitRepository(db)
+    for code in {c.assigned_unit for c, _p in found.items if c.assigned_unit}:
+        unit = units.get(code)
+        unit_names[code] = unit.name if unit else code
+    items = []
+    for contact, person in found.items:
+        seen = service.visible(official, person)
+        case_unit = case_units.get(contact.case_id, "")
+        items.append(
+            _line(contact.case_id, contact, person, seen)
+            | {
+                "id": contact.id,
+                "person_id": person.id if seen else None,
+                "case_open": service.accounts.can_see_unit(official, case_unit),
+                "warned_at": fmt_local(contact.warned_at),
+                "station": unit_names.get(contact.assigned_unit or "", ""),
+            }
+        )
+    query = {"status": chosen} | ({"page": str(page)} if page > 1 else {})
+    ctx = {
+        "items": items,
+        "found": found,
+        "status": chosen,
+        "back": urlencode(query),
+    }
+    return _page(request, "tracing_follow_up.html", ctx)
 
 
 # The line list -----------------------------------------------------------------------------------
