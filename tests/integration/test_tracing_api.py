@@ -308,6 +308,18 @@ def test_warnings_publication_and_citizens_self_check(
     dung = make_client()
     login_phone(dung, env, "0912333444", "Hoàng Văn Dũng")
     assert dung.get("/api/v1/me/exposures").json() == {"exposed": False, "matches": []}
+    # The same self-check on the citizen's own page, in either language.
+    page = an.get("/me", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    box = page.text.split('id="exposures"', 1)[1].split("</div>", 1)[0]
+    assert "Bạn ở Siêu thị Ba Đình từ" in box
+    assert "(trùng 60 phút)" in box
+    assert "Nguyễn Văn Ca" not in page.text
+    english = an.get("/me?lang=en", headers={"accept": "text/html"}).text
+    assert "You were at Siêu thị Ba Đình from" in english
+    calm = dung.get("/me", headers={"accept": "text/html"}).text
+    assert 'id="no-exposure"' in calm
+    assert 'id="exposures"' not in calm
 
 
 def test_a_meeting_room_counts_only_people_in_that_room(

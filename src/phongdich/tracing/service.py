@@ -802,8 +802,11 @@ class TracingService:
         self.accounts.audit(principal, "publish_exposures", "case", case.id, str(len(added)))
         return added
 
-    def my_exposures(self, person_id: int, days: int = 14) -> list[dict[str, object]]:
-        """A citizen's own visits that overlap a published exposure place, each with why."""
+    def my_exposures(
+        self, person_id: int, days: int = 14, lang: str = "vi"
+    ) -> list[dict[str, object]]:
+        """A citizen's own visits that overlap a published exposure place, each with why (in
+        ``lang``)."""
         now = utcnow()
         visits = self.repo.stays_of([person_id], now - timedelta(days=days), now)
         found: list[dict[str, object]] = []
@@ -829,7 +832,7 @@ class TracingService:
                         "minutes": minutes,
                         "why": t(
                             "exposure.match",
-                            "vi",
+                            lang,
                             place=name,
                             visit_start=fmt_local(v.check_in_at),
                             visit_end=fmt_local(v_end),

@@ -34,6 +34,7 @@ from phongdich.people.schemas import (
     ProfileIn,
 )
 from phongdich.people.service import OfficialPeopleService, PersonService
+from phongdich.tracing.service import TracingService
 from phongdich.web.deps import (
     OfficialDep,
     OptionalPrincipal,
@@ -249,6 +250,8 @@ def me_page(
                 {"person": p, "relation": m.relation, "color": colors.get(p.id, "yellow")}
                 for m, p in household
             ],
+            # Self-check: my own visits at places and times the authorities published.
+            "exposures": TracingService(db, settings).my_exposures(person.id, lang=_lang(request)),
         },
     )
 
