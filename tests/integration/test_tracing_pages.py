@@ -24,7 +24,7 @@ from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.tracing.service import TracingService
 from phongdich.web.tracing_pages import router as tracing_pages_router
 from tests.conftest import Env, World, login_official, login_phone
-from tests.integration.test_tracing_api import scenario, update_person, yesterday
+from tests.integration.test_tracing_api import open_case, scenario, update_person, yesterday
 from tests.support.http import Client
 
 HTML = {"accept": "text/html"}
@@ -674,3 +674,45 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
     far = official(make_client, "hcm")
     assert "(0)" in far.get("/officials/tracing/follow-up?status=all", headers=HTML).text
     assert far.get("/api/v1/tracing/follow-up").json() == []
+
+
+def test_the_contacts_of_several_cases_are_warned_once_each(
+    env: Env, world: World, make_client: Any
+) -> None:
+    """C met both the case and B, who is a case too: ticking both cases warns A and C, C once,
+    and marks C's two rows with the same message."""
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "hanoi")
+    first, _page = enter_case(tracer, ids["f0"])
+    second = open_case(tracer, ids["b"]).json()["id"]
+    home = tracer.get("/officials/tracing", headers=HTML)
+    assert f'name="case_ids" value="{second}"' in home.text
+    # Nothing ticked; a case of another jurisdiction.
+    none = post(tracer, "/officials/tracing/warn", {"channels": "sms"})
+    assert none.status_code == 422
+    assert "Chưa chọn ca bệnh nào" in none.text
+    far = official(make_client, "hcm")
+    assert post(far, "/officials/tracing/warn", {"case_ids": [first]}).status_code == 403
+    with env.session() as s:
+        assert _warnings(s) == []
+    r = post(
+        tracer,
+        "/officials/tracing/warn",
+        {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"},
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/officials/tracing?done=warned&n=2&no_phone=0#cases"
+    assert "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc" in follow(tracer, r).text
+    with env.session() as s:
+        assert sorted(m.recipient for m in _warnings(s)) == sorted(PHONES.values())
+        rows_of_c = s.scalars(select(Contact).where(Contact.person_id == ids["c"])).all()
+        assert sorted(c.case_id for c in rows_of_c) == sorted([first, second])
+        assert {c.status for c in rows_of_c} == {"notified"}
+        assert len({c.warning_message_id for c in rows_of_c}) == 1
+    # Again through the API: everybody was warned already.
+    again = tracer.post(
+        "/api/v1/tracing/warn", json={"case_ids": [first, second, first], "level": 1}
+    )
+    assert again.status_code == 200, again.text
+    assert again.json() == {"cases": 2, "warned": 0, "contacts": 0, "no_phone": 0, "skipped": 3}
+    assert tracer.post("/api/v1/tracing/warn", json={"case_ids": []}).status_code == 422

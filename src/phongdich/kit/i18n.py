@@ -526,6 +526,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You were at {place} from {visit_start} to {visit_end}; a case was there from {start} "
         "to {end} ({minutes} minutes in common).",
     ),
+    "error.no_case_selected": (
+        "Chưa chọn ca bệnh nào: đánh dấu các ca cần cảnh báo trong danh sách.",
+        "No case selected: tick the cases to warn in the list.",
+    ),
     "error.warn_channel": (
         "Chọn ít nhất một kênh gửi hợp lệ (SMS, OTT).",
         "Choose at least one valid channel (SMS, OTT).",

@@ -24,6 +24,7 @@ from phongdich.tracing.schemas import (
     ReportIn,
     StatusIn,
     TraceOut,
+    WarnCasesIn,
     WarnIn,
 )
 from phongdich.tracing.service import TracingService
@@ -274,6 +275,22 @@ def warn(
     service = TracingService(db, settings)
     case = service.case_for(official, case_id)
     return service.warn(principal, official, case, body.channels, body.level, body.statuses)
+
+
+@router.post(
+    "/warn",
+    summary="Warn the contacts of several cases by SMS / OTT, one message per person",
+)
+def warn_cases(
+    body: WarnCasesIn,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, int]:
+    service = TracingService(db, settings)
+    cases = service.cases_for(official, body.case_ids)
+    return service.warn_cases(principal, official, cases, body.channels, body.level, body.statuses)
 
 
 @router.post(

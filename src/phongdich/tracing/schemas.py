@@ -111,3 +111,9 @@ class WarnIn(BaseModel):
     channels: list[str] = Field(default_factory=lambda: ["sms"], max_length=3)
     level: int | None = Field(default=None, ge=1, le=4)
     statuses: list[str] = Field(default_factory=lambda: ["to_call"], max_length=6)
+
+
+class WarnCasesIn(WarnIn):
+    """Warn the contacts of several cases (a line list's): one message per person."""
+
+    case_ids: list[int] = Field(min_length=1, max_length=2_000)

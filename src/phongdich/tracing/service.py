@@ -235,6 +235,11 @@ class TracingService:
             raise Forbidden("error.outside_jurisdiction")
         return case
 
+    def cases_for(self, official: Official, case_ids: Sequence[int]) -> list[Case]:
+        """These cases (each once, in the order given), every one of them inside the official's
+        jurisdiction: one unknown or outside refuses them all."""
+        return [self.case_for(official, case_id) for case_id in dict.fromkeys(case_ids)]
+
     # Tracing ----------------------------------------------------------------------------------
     def trace(self, case: Case, depth: int | None = None) -> TraceSummary:
         """Find every contact of the case down to ``depth`` (1 = F1 only, 2 = F1 + F2…) and
@@ -731,40 +736,67 @@ class TracingService:
         level: int | None = None,
         statuses: Sequence[str] = ("to_call",),
     ) -> dict[str, int]:
-        """Queue a templated warning to each matching contact through the notifier (outbox,
-        retried, delivery state kept on the message). The text names the place and the day,
-        never the case. People without a phone are reached through a phone of their household;
-        nobody's e-mail is known, so e-mail is not offered."""
+        """Queue a templated warning to each matching contact of the case (``warn_cases``)."""
+        counts = self.warn_cases(principal, official, [case], channels, level, statuses)
+        return {k: counts[k] for k in ("warned", "no_phone", "skipped")}
+
+    def warn_cases(
+        self,
+        principal: Principal,
+        official: Official,
+        cases: Sequence[Case],
+        channels: Sequence[str] = ("sms",),
+        level: int | None = None,
+        statuses: Sequence[str] = ("to_call",),
+    ) -> dict[str, int]:
+        """Queue a templated warning to the matching contacts of these cases (a line list's)
+        through the notifier (outbox, retried, delivery state kept on the message). A person
+        listed by several of the cases gets one message, about their strongest link (the
+        closest level, then the highest risk, then the latest), and every row of theirs is
+        marked with it. The text names the place and the day, never the case. People without
+        a phone are reached through a phone of their household; nobody's e-mail is known, so
+        e-mail is not offered. Counts people warned and without a phone, rows marked
+        (``contacts``) and rows skipped for their status."""
         if not channels or any(channel not in ("sms", "ott") for channel in channels):
             raise Invalid("error.warn_channel")
+        if len(cases) > BATCH_LIMIT:
+            raise Invalid("error.batch_too_large", limit=BATCH_LIMIT)
         from phongdich.notify.service import Notifier
 
         notifier = Notifier(self.session)
-        rows = self.repo.contact_list(case.id, level=level, limit=100_000)
-        phones = self.repo.household_phones([p.id for c, p in rows if not p.phone])
-        counts = {"warned": 0, "no_phone": 0, "skipped": 0}
+        listed: dict[int, list[Contact]] = {}
+        people: dict[int, Person] = {}
+        counts = {"cases": len(cases), "warned": 0, "contacts": 0, "no_phone": 0, "skipped": 0}
+        for case in cases:
+            for contact, person in self.repo.contact_list(case.id, level=level, limit=100_000):
+                if contact.status not in statuses:
+                    counts["skipped"] += 1
+                    continue
+                listed.setdefault(person.id, []).append(contact)
+                people[person.id] = person
+        phones = self.repo.household_phones([p.id for p in people.values() if not p.phone])
         now = utcnow()
-        for contact, person in rows:
-            if contact.status not in statuses:
-                counts["skipped"] += 1
-                continue
-            phone = person.phone or phones.get(person.id)
+        for person_id, rows in listed.items():
+            phone = people[person_id].phone or phones.get(person_id)
             if not phone:
                 counts["no_phone"] += 1
                 continue
-            place, day = self._where_when(contact)
+            strongest = min(rows, key=lambda c: (c.level, -c.risk, -c.last_exposure.timestamp()))
+            place, day = self._where_when(strongest)
             message = None
             for channel in channels:
                 text = t(f"{channel}.exposure", "vi", place=place, date=day)
-                message = notifier.send(channel, phone, text, f"exposure:{contact.id}")
-            contact.warned_at = now
-            contact.warning_message_id = message.id if message else None
-            if contact.status == "to_call":
-                contact.status = "notified"
+                message = notifier.send(channel, phone, text, f"exposure:{strongest.id}")
+            for contact in rows:
+                contact.warned_at = now
+                contact.warning_message_id = message.id if message else None
+                if contact.status == "to_call":
+                    contact.status = "notified"
             counts["warned"] += 1
-        self.accounts.audit(
-            principal, "warn_contacts", "case", case.id, json.dumps(counts, ensure_ascii=False)
-        )
+            counts["contacts"] += len(rows)
+        detail = json.dumps(counts, ensure_ascii=False)
+        for case in cases:
+            self.accounts.audit(principal, "warn_contacts", "case", case.id, detail)
         return counts
 
     def _where_when(self, contact: Contact) -> tuple[str, str]:

@@ -751,6 +751,45 @@ def tracing_warn(
     return redirect(_case_url(case_id, done="warned", figures=figures) + "#warn")
 
 
+@router.post("/officials/tracing/warn", response_class=HTMLResponse)
+def tracing_warn_cases(
+    request: Request,
+    principal: PrincipalDep,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    case_ids: Annotated[list[str] | None, Form(max_length=BATCH_LIMIT)] = None,
+    channels: Annotated[list[str] | None, Form(max_length=3)] = None,
+    level: Annotated[str, Form(max_length=2)] = "",
+) -> Response:
+    """Warn the contacts of the cases ticked in the case list, one message per person."""
+    service = TracingService(db, settings)
+    try:
+        if not case_ids:
+            raise Invalid("error.no_case_selected")
+        if level and level not in {"1", "2", "3", "4"}:
+            raise Invalid("error.invalid_fields", fields=_field(request, "level"))
+        cases = service.cases_for(official, [_number(request, i, "case") for i in case_ids])
+        counts = service.warn_cases(
+            principal, official, cases, channels or [], int(level or 0) or None
+        )
+    except DomainError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        db.rollback()
+        return _home(
+            request,
+            principal,
+            official,
+            db,
+            settings,
+            error=message_of(request, exc),
+            status_code=exc.status_code,
+        )
+    figures = urlencode({"n": counts["warned"], "no_phone": counts["no_phone"]})
+    return redirect(f"/officials/tracing?done=warned&{figures}#cases")
+
+
 @router.post("/officials/tracing/cases/{case_id}/publish", response_class=HTMLResponse)
 def tracing_publish(
     case_id: int,
