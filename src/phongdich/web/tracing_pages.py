@@ -748,7 +748,7 @@ def tracing_warn(
             status_code=exc.status_code,
         )
     figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
-    return redirect(_case_url(case_id, done="warned", figures=figures) + "#warn")
+    return redirect(_case_url(case_id, done="warned", figures=figures))
 
 
 @router.post("/officials/tracing/warn", response_class=HTMLResponse)
@@ -787,7 +787,7 @@ def tracing_warn_cases(
             status_code=exc.status_code,
         )
     figures = urlencode({"n": counts["warned"], "no_phone": counts["no_phone"]})
-    return redirect(f"/officials/tracing?done=warned&{figures}#cases")
+    return redirect(f"/officials/tracing?done=warned&{figures}")
 
 
 @router.post("/officials/tracing/cases/{case_id}/publish", response_class=HTMLResponse)
