@@ -553,6 +553,7 @@ def test_a_tracer_warns_the_contacts_and_publishes_the_places(
     tracer = official(make_client, "hanoi")
     case_id, page = enter_case(tracer, ids["f0"])
     assert 'id="warn"' in page.text
+    assert "<legend>Cảnh báo người tiếp xúc</legend>" in page.text
     assert "Chưa công bố địa điểm nào của ca bệnh." in page.text
     # A message needs a channel; a level is F1…F4 or every level.
     refused = post(tracer, f"/officials/tracing/cases/{case_id}/warn", {"level": "1"})
@@ -687,6 +688,7 @@ def test_the_contacts_of_several_cases_are_warned_once_each(
     second = open_case(tracer, ids["b"]).json()["id"]
     home = tracer.get("/officials/tracing", headers=HTML)
     assert f'name="case_ids" value="{second}"' in home.text
+    assert "<legend>Cảnh báo người tiếp xúc của các ca đã chọn</legend>" in home.text
     # Nothing ticked; a case of another jurisdiction.
     none = post(tracer, "/officials/tracing/warn", {"channels": "sms"})
     assert none.status_code == 422

@@ -221,6 +221,15 @@ def _number(request: Request, value: str, name: str) -> int:
     return int(value)
 
 
+def _level(request: Request, value: str) -> int | None:
+    """A contact level typed in a form: F1…F4, or none for every level."""
+    if not value:
+        return None
+    if value not in ("1", "2", "3", "4"):
+        raise Invalid("error.invalid_fields", fields=_field(request, "level"))
+    return int(value)
+
+
 def _picker(dt: datetime) -> str:
     """The value of a datetime-local input (Vietnam time)."""
     return dt.astimezone(VN).strftime("%Y-%m-%dT%H:%M")
@@ -664,6 +673,35 @@ def _case_page(
     return _page(request, "tracing_case.html", ctx, status_code=status_code)
 
 
+def _case_error(
+    request: Request,
+    principal: Principal,
+    official: Official,
+    db: Session,
+    settings: Settings,
+    case_id: int,
+    exc: DomainError,
+    report: dict[str, str] | None = None,
+) -> Response:
+    """The case page again, with the error of the form just sent (what was typed in the
+    contact form kept); nothing of the request is saved. Refusals propagate."""
+    if exc.status_code in (401, 403, 404):
+        raise exc
+    db.rollback()
+    return _case_page(
+        request,
+        principal,
+        official,
+        db,
+        settings,
+        case_id,
+        _filters("", "", ""),
+        report=report,
+        error=message_of(request, exc),
+        status_code=exc.status_code,
+    )
+
+
 @router.get("/officials/tracing/cases/{case_id}", response_class=HTMLResponse)
 def tracing_case(
     request: Request,
@@ -729,24 +767,9 @@ def tracing_warn(
     service = TracingService(db, settings)
     case = service.case_for(official, case_id)
     try:
-        if level and level not in {"1", "2", "3", "4"}:
-            raise Invalid("error.invalid_fields", fields=_field(request, "level"))
-        counts = service.warn(principal, official, case, channels or [], int(level or 0) or None)
+        counts = service.warn(principal, official, case, channels or [], _level(request, level))
     except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return _case_page(
-            request,
-            principal,
-            official,
-            db,
-            settings,
-            case_id,
-            _filters("", "", ""),
-            error=message_of(request, exc),
-            status_code=exc.status_code,
-        )
+        return _case_error(request, principal, official, db, settings, case_id, exc)
     figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
     return redirect(_case_url(case_id, done="warned", figures=figures))
 
@@ -767,11 +790,9 @@ def tracing_warn_cases(
     try:
         if not case_ids:
             raise Invalid("error.no_case_selected")
-        if level and level not in {"1", "2", "3", "4"}:
-            raise Invalid("error.invalid_fields", fields=_field(request, "level"))
         cases = service.cases_for(official, [_number(request, i, "case") for i in case_ids])
         counts = service.warn_cases(
-            principal, official, cases, channels or [], int(level or 0) or None
+            principal, official, cases, channels or [], _level(request, level)
         )
     except DomainError as exc:
         if exc.status_code in (401, 403, 404):
@@ -830,21 +851,7 @@ def tracing_report(
         )
         service.trace(case)
     except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return _case_page(
-            request,
-            principal,
-            official,
-            db,
-            settings,
-            case_id,
-            _filters("", "", ""),
-            report=report,
-            error=message_of(request, exc),
-            status_code=exc.status_code,
-        )
+        return _case_error(request, principal, official, db, settings, case_id, exc, report)
     return redirect(_case_url(case_id, done="reported"))
 
 
