@@ -694,7 +694,9 @@ def test_the_contacts_of_several_cases_are_warned_once_each(
     assert none.status_code == 422
     assert "Chưa chọn ca bệnh nào" in none.text
     far = official(make_client, "hcm")
-    assert post(far, "/officials/tracing/warn", {"case_ids": [first]}).status_code == 403
+    refused = post(far, "/officials/tracing/warn", {"case_ids": [first]})
+    assert refused.status_code == 403
+    assert "Nguyễn Văn Ca" not in refused.text
     with env.session() as s:
         assert _warnings(s) == []
     r = post(

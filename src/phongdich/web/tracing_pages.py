@@ -329,6 +329,32 @@ def _home(
     return _page(request, "tracing_home.html", ctx, status_code=status_code)
 
 
+def _home_error(
+    request: Request,
+    principal: Principal,
+    official: Official,
+    db: Session,
+    settings: Settings,
+    exc: DomainError,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """The tracing page again, with the error of the form just sent (what was typed in the
+    case form kept); nothing of the request is saved. Only a lost sign-in propagates."""
+    if exc.status_code == 401:
+        raise exc
+    db.rollback()
+    return _home(
+        request,
+        principal,
+        official,
+        db,
+        settings,
+        form=form,
+        error=message_of(request, exc),
+        status_code=exc.status_code,
+    )
+
+
 @router.get("/officials/tracing", response_class=HTMLResponse)
 def tracing_home(
     request: Request,
@@ -399,19 +425,7 @@ def tracing_open(
         )
         service.trace(case)
     except DomainError as exc:
-        if exc.status_code == 401:
-            raise
-        db.rollback()
-        return _home(
-            request,
-            principal,
-            official,
-            db,
-            settings,
-            form=form,
-            error=message_of(request, exc),
-            status_code=exc.status_code,
-        )
+        return _home_error(request, principal, official, db, settings, exc, form)
     return redirect(f"/officials/tracing/cases/{case.id}?done=opened")
 
 
@@ -795,18 +809,7 @@ def tracing_warn_cases(
             principal, official, cases, channels or [], _level(request, level)
         )
     except DomainError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise
-        db.rollback()
-        return _home(
-            request,
-            principal,
-            official,
-            db,
-            settings,
-            error=message_of(request, exc),
-            status_code=exc.status_code,
-        )
+        return _home_error(request, principal, official, db, settings, exc)
     figures = urlencode({"n": counts["warned"], "no_phone": counts["no_phone"]})
     return redirect(f"/officials/tracing?done=warned&{figures}")
 
