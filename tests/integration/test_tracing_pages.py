@@ -675,6 +675,27 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
     far = official(make_client, "hcm")
     assert "(0)" in far.get("/officials/tracing/follow-up?status=all", headers=HTML).text
     assert far.get("/api/v1/tracing/follow-up").json() == []
+    # The station's list to call from, as CSV and XLSX, audited.
+    assert "/officials/tracing/follow-up.csv?status=all" in every.text
+    exported = station.get("/officials/tracing/follow-up.csv?status=all")
+    assert exported.status_code == 200, exported.text
+    assert "attachment" in exported.headers["content-disposition"]
+    lines = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [(x["Họ tên (hoặc bí danh)"], x["Số điện thoại"], x["Mã ca bệnh"]) for x in lines] == [
+        ("Phạm Thị Cúc", PHONES["c"], str(case_id))
+    ]
+    assert lines[0]["Tình trạng theo dõi"] == "quarantined"
+    still_to_call = station.get("/officials/tracing/follow-up.csv")
+    assert list(csv.DictReader(io.StringIO(still_to_call.content.decode("utf-8-sig")))) == []
+    xlsx = station.get("/officials/tracing/follow-up.xlsx?status=all")
+    assert xlsx.status_code == 200
+    assert zipfile.is_zipfile(io.BytesIO(xlsx.content))
+    assert station.get("/officials/tracing/follow-up.pdf").status_code == 422
+    with env.session() as s:
+        exports = s.scalars(
+            select(AuditEvent.object_id).where(AuditEvent.detail == "follow-up export csv")
+        ).all()
+    assert exports == [str(ids["c"])]
 
 
 def test_the_contacts_of_several_cases_are_warned_once_each(

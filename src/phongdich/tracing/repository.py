@@ -515,6 +515,16 @@ def _case_filters(unit_code: str | None, waiting: bool) -> list[ColumnElement[bo
     return where
 
 
+def _handed_filters(unit_code: str | None, status: str | None) -> list[ColumnElement[bool]]:
+    """Contacts handed to a unit under ``unit_code`` (none: any unit); ``status``: only those."""
+    where: list[ColumnElement[bool]] = [Contact.assigned_unit.is_not(None)]
+    if unit_code is not None:
+        where.append(Contact.assigned_unit.in_(subtree_codes(unit_code)))
+    if status:
+        where.append(Contact.status == status)
+    return where
+
+
 class TracingRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -1058,25 +1068,25 @@ class TracingRepository:
 
     def handed_to(
         self, unit_code: str | None, status: str | None, offset: int, limit: int
-    ) -> tuple[list[tuple[Contact, Person]], int]:
+    ) -> list[tuple[Contact, Person]]:
         """Contacts whose follow-up is handed to a unit under ``unit_code`` (none: every unit),
-        newest first, with their people, and how many there are; ``status``: only those."""
-        where: list[ColumnElement[bool]] = [Contact.assigned_unit.is_not(None)]
-        if unit_code is not None:
-            where.append(Contact.assigned_unit.in_(subtree_codes(unit_code)))
-        if status:
-            where.append(Contact.status == status)
+        newest first, with their people; ``status``: only those."""
         stmt = (
             select(Contact, Person)
             .join(Person, Person.id == Contact.person_id)
-            .where(*where)
+            .where(*_handed_filters(unit_code, status))
             .order_by(Contact.id.desc())
             .offset(offset)
             .limit(limit)
         )
-        rows = [(c, p) for c, p in self.session.execute(stmt)]
-        total = self.session.scalar(select(func.count()).select_from(Contact).where(*where))
-        return rows, int(total or 0)
+        return [(c, p) for c, p in self.session.execute(stmt)]
+
+    def count_handed_to(self, unit_code: str | None, status: str | None) -> int:
+        """How many contacts ``handed_to`` lists."""
+        where = _handed_filters(unit_code, status)
+        return int(
+            self.session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
+        )
 
     def case_units(self, case_ids: Collection[int]) -> dict[int, str]:
         """The unit in charge of each of these cases."""

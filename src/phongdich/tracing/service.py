@@ -227,6 +227,17 @@ class TracingService:
             return 0
         return self.repo.count_cases(official.unit_code, waiting=True)
 
+    def handed_rows(
+        self, official: Official, status: str | None, offset: int, limit: int
+    ) -> list[tuple[Contact, Person]]:
+        """The rows of ``handed_to`` (a follow-up status, or none for all), nothing audited:
+        the caller audits what it shows."""
+        if status and status not in FOLLOW_UP:
+            raise Invalid("error.follow_up_status")
+        if not _sees_any_case(official):
+            return []
+        return self.repo.handed_to(official.unit_code, status, offset, limit)
+
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)
         if case is None:
@@ -704,11 +715,10 @@ class TracingService:
         """The contacts whose follow-up is handed to the units of the official's jurisdiction,
         newest first: the health stations' work list, across every case (entered anywhere).
         Every identity shown is audited."""
-        if status and status not in FOLLOW_UP:
-            raise Invalid("error.follow_up_status")
-        if not _sees_any_case(official):
-            return Page([], 0, page.page, page.size)
-        rows, total = self.repo.handed_to(official.unit_code, status, page.offset, page.size)
+        rows = self.handed_rows(official, status, page.offset, page.size)
+        total = (
+            self.repo.count_handed_to(official.unit_code, status) if rows or page.page > 1 else 0
+        )
         shown = [person for _c, person in rows if self.visible(official, person)]
         self.audit_shown(principal, shown, "follow-up list")
         return Page(rows, total, page.page, page.size)

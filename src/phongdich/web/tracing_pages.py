@@ -984,25 +984,20 @@ def _line(case_id: int, contact: Contact, person: Person, seen: bool) -> dict[st
     }
 
 
-@router.get("/officials/tracing/cases/{case_id}/contacts.{fmt}")
-def tracing_export(
+def _export(
     request: Request,
-    case_id: int,
     fmt: str,
-    official: OfficialDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    level: str = Query(default="", max_length=2),
-    source: str = Query(default="", max_length=12),
-    status: str = Query(default="", max_length=12),
+    official: Official,
+    settings: Settings,
+    name: str,
+    fetch: Callable[[TracingService, Official, int, int], list[tuple[Contact, Person]]],
+    detail: str,
 ) -> StreamingResponse:
-    if fmt not in ("csv", "xlsx"):
-        raise Invalid("error.invalid_fields", fields="format")
-    case = TracingService(db, settings).case_for(official, case_id)  # refuse before streaming
-    filters = _filters(level, source, status)
+    """A line list of contacts as CSV or XLSX, streamed ``EXPORT_BATCH`` rows at a time from
+    ``fetch(service, official, offset, limit)``; identities outside the jurisdiction are
+    pseudonymised and every identity exported is audited (``detail``), batch by batch."""
     factory = request.app.state.sessionmaker
-    official_id, case_key = official.id, case.id
-    filename = f"tiep-xuc-ca-{case_key}.{fmt}"
+    official_id = official.id
 
     def batches() -> Iterator[list[dict[str, object]]]:
         # Its own session (the request's is closed when streaming starts); each batch's audit
@@ -1015,17 +1010,9 @@ def tracing_export(
             visible = _Visibility(service, me)
             offset = 0
             while True:
-                rows = service.repo.contact_list(
-                    case_key,
-                    int(filters["level"]) if filters["level"] else None,
-                    filters["source"] or None,
-                    filters["status"] or None,
-                    EXPORT_BATCH,
-                    offset,
-                )
-                shown = [p for _c, p in rows if visible(p)]
-                service.audit_shown(who, shown, f"contacts export {fmt}, case {case_key}")
-                out = [_line(case_key, c, p, visible(p)) for c, p in rows]
+                rows = fetch(service, me, offset, EXPORT_BATCH)
+                service.audit_shown(who, [p for _c, p in rows if visible(p)], detail)
+                out = [_line(c.case_id, c, p, visible(p)) for c, p in rows]
                 session.commit()
                 yield out
                 if len(rows) < EXPORT_BATCH:
@@ -1043,9 +1030,79 @@ def tracing_export(
         else xlsx_stream(EXPORT_COLUMNS, "Tiếp xúc", batches()),
         media_type=media,
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@router.get("/officials/tracing/cases/{case_id}/contacts.{fmt}")
+def tracing_export(
+    request: Request,
+    case_id: int,
+    fmt: str,
+    official: OfficialDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    level: str = Query(default="", max_length=2),
+    source: str = Query(default="", max_length=12),
+    status: str = Query(default="", max_length=12),
+) -> StreamingResponse:
+    if fmt not in ("csv", "xlsx"):
+        raise Invalid("error.invalid_fields", fields="format")
+    case = TracingService(db, settings).case_for(official, case_id)  # refuse before streaming
+    filters = _filters(level, source, status)
+    case_key = case.id
+
+    def fetch(
+        service: TracingService, _me: Official, offset: int, limit: int
+    ) -> list[tuple[Contact, Person]]:
+        return service.repo.contact_list(
+            case_key,
+            int(filters["level"]) if filters["level"] else None,
+            filters["source"] or None,
+            filters["status"] or None,
+            limit,
+            offset,
+        )
+
+    return _export(
+        request,
+        fmt,
+        official,
+        settings,
+        f"tiep-xuc-ca-{case_key}",
+        fetch,
+        f"contacts export {fmt}, case {case_key}",
+    )
+
+
+@router.get("/officials/tracing/follow-up.{fmt}")
+def tracing_follow_up_export(
+    request: Request,
+    fmt: str,
+    official: OfficialDep,
+    settings: SettingsDep,
+    status: str = Query(default="to_call", max_length=12),
+) -> StreamingResponse:
+    """The follow-up list (the same status filter) as a line list to call from."""
+    if fmt not in ("csv", "xlsx"):
+        raise Invalid("error.invalid_fields", fields="format")
+    chosen = _follow_up_status(status)
+
+    def fetch(
+        service: TracingService, me: Official, offset: int, limit: int
+    ) -> list[tuple[Contact, Person]]:
+        return service.handed_rows(me, None if chosen == "all" else chosen, offset, limit)
+
+    return _export(
+        request,
+        fmt,
+        official,
+        settings,
+        f"theo-doi-tiep-xuc-{chosen}",
+        fetch,
+        f"follow-up export {fmt}",
     )
 
 
