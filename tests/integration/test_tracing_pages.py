@@ -699,7 +699,7 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
 
 
 def test_the_contacts_of_several_cases_are_warned_once_each(
-    env: Env, world: World, make_client: Any
+    env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """C met both the case and B, who is a case too: ticking both cases warns A and C, C once,
     and marks C's two rows with the same message."""
@@ -720,16 +720,25 @@ def test_the_contacts_of_several_cases_are_warned_once_each(
     assert "Nguyễn Văn Ca" not in refused.text
     with env.session() as s:
         assert _warnings(s) == []
-    r = post(
-        tracer,
-        "/officials/tracing/warn",
-        {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"},
-    )
+    chosen = {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"}
+    # More contact rows than one request may mark: refused, nothing sent.
+    monkeypatch.setattr("phongdich.tracing.service.WARN_LIMIT", 2)
+    too_many = post(tracer, "/officials/tracing/warn", chosen)
+    assert too_many.status_code == 422
+    assert "Các ca đã chọn có 3 lượt người tiếp xúc cần cảnh báo, quá 2" in too_many.text
+    with env.session() as s:
+        assert _warnings(s) == []
+    monkeypatch.undo()
+    r = post(tracer, "/officials/tracing/warn", chosen)
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/officials/tracing?done=warned&n=2&no_phone=0"
     assert "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc" in follow(tracer, r).text
     with env.session() as s:
-        assert sorted(m.recipient for m in _warnings(s)) == sorted(PHONES.values())
+        queued = _warnings(s)
+        assert sorted(m.recipient for m in queued) == sorted(PHONES.values())
+        # Queued in bulk, each as the outbox expects a new message.
+        assert {(m.status, m.attempts, m.last_error) for m in queued} == {("pending", 0, "")}
+        assert all(m.created_at is not None and m.sent_at is None for m in queued)
         rows_of_c = s.scalars(select(Contact).where(Contact.person_id == ids["c"])).all()
         assert sorted(c.case_id for c in rows_of_c) == sorted([first, second])
         assert {c.status for c in rows_of_c} == {"notified"}

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from phongdich.notify.models import OutboxMessage
@@ -15,6 +15,16 @@ class OutboxRepository:
 
     def add(self, message: OutboxMessage) -> None:
         self.session.add(message)
+
+    def add_many(self, rows: Sequence[Mapping[str, str]]) -> list[tuple[int, str, str]]:
+        """Queue many messages (channel, recipient, body, purpose) in multi-row inserts:
+        (id, channel, purpose) of each."""
+        if not rows:
+            return []
+        stmt = insert(OutboxMessage).returning(
+            OutboxMessage.id, OutboxMessage.channel, OutboxMessage.purpose
+        )
+        return [(i, c, p) for i, c, p in self.session.execute(stmt, list(rows))]
 
     def statuses(self, ids: Sequence[int]) -> dict[int, str]:
         """Delivery state (pending | sent | failed) by message id."""

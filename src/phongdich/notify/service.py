@@ -20,6 +20,11 @@ class Notifier:
         self.repo.session.flush()
         return message
 
+    def send_many(self, messages: list[dict[str, str]]) -> dict[tuple[str, str], int]:
+        """Queue many messages at once (each a dict of channel, recipient, body and purpose;
+        one message per purpose and channel): their ids by (purpose, channel)."""
+        return {(p, c): i for i, c, p in self.repo.add_many(messages)}
+
     def sms(self, phone: str, body: str, purpose: str = "") -> None:
         self.repo.add(OutboxMessage(channel="sms", recipient=phone, body=body, purpose=purpose))
 

@@ -95,6 +95,19 @@ class Nearby:
     reports: dict[int, list[ContactReport]]
 
 
+@dataclass(frozen=True, slots=True)
+class WarnRow:
+    """A contact row as a warning reads it (``warn_rows``)."""
+
+    id: int
+    person_id: int
+    level: int
+    risk: float
+    last_exposure: datetime
+    status: str
+    phone: str | None
+
+
 # ``around``'s queries (``?`` placeholders, the id conditions from ``RawSql.in_``).
 _HOUSEHOLDS = (
     "SELECT a.pid, m.person_id FROM ("
@@ -939,17 +952,69 @@ class TracingRepository:
 
     def household_phones(self, person_ids: Collection[int]) -> dict[int, str]:
         """For people without a phone: the phone of an account whose household lists them."""
-        if not person_ids:
-            return {}
-        stmt = (
-            select(HouseholdMember.person_id, PhoneAccount.phone)
-            .join(PhoneAccount, PhoneAccount.id == HouseholdMember.account_id)
-            .where(HouseholdMember.person_id.in_(person_ids))
-            .order_by(HouseholdMember.added_at)
-        )
         out: dict[int, str] = {}
-        for pid, phone in self.session.execute(stmt):
-            out.setdefault(pid, phone)
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(person_ids, postgresql):
+            stmt = (
+                select(HouseholdMember.person_id, PhoneAccount.phone)
+                .join(PhoneAccount, PhoneAccount.id == HouseholdMember.account_id)
+                .where(bulk.id_in(HouseholdMember.person_id, part, postgresql))
+                .order_by(HouseholdMember.added_at)
+            )
+            for pid, phone in self.session.execute(stmt):
+                out.setdefault(pid, phone)
+        return out
+
+    def warn_rows(self, case_ids: Collection[int], level: int | None) -> list[WarnRow]:
+        """The contact rows of these cases (of ``level``, or all) as a warning needs them,
+        without their evidence: a line list's can be a million."""
+        out: list[WarnRow] = []
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(case_ids, postgresql):
+            stmt = (
+                select(
+                    Contact.id,
+                    Contact.person_id,
+                    Contact.level,
+                    Contact.risk,
+                    Contact.last_exposure,
+                    Contact.status,
+                    Person.phone,
+                )
+                .join(Person, Person.id == Contact.person_id)
+                .where(bulk.id_in(Contact.case_id, part, postgresql))
+            )
+            if level is not None:
+                stmt = stmt.where(Contact.level == level)
+            out += [WarnRow(*row) for row in self.session.execute(stmt)]
+        return out
+
+    def count_warn_rows(
+        self, case_ids: Collection[int], level: int | None, statuses: Collection[str]
+    ) -> int:
+        """How many contact rows of these cases (of ``level``) have one of ``statuses``."""
+        total = 0
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(case_ids, postgresql):
+            stmt = (
+                select(func.count())
+                .select_from(Contact)
+                .where(bulk.id_in(Contact.case_id, part, postgresql), Contact.status.in_(statuses))
+            )
+            if level is not None:
+                stmt = stmt.where(Contact.level == level)
+            total += int(self.session.scalar(stmt) or 0)
+        return total
+
+    def evidence_of(self, contact_ids: Collection[int]) -> dict[int, str]:
+        """The evidence (JSON) of these contact rows."""
+        out: dict[int, str] = {}
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(contact_ids, postgresql):
+            stmt = select(Contact.id, Contact.evidence).where(
+                bulk.id_in(Contact.id, part, postgresql)
+            )
+            out.update({i: ev for i, ev in self.session.execute(stmt)})
         return out
 
     def exposure_places(self, case_id: int) -> Sequence[ExposurePlace]:
