@@ -550,9 +550,6 @@ class TracingRepository:
     def case(self, case_id: int) -> Case | None:
         return self.session.get(Case, case_id)
 
-    def cases_of(self, person_id: int) -> Sequence[Case]:
-        return self.session.scalars(select(Case).where(Case.person_id == person_id)).all()
-
     # Visits -----------------------------------------------------------------------------------
     def stays_of(
         self, person_ids: Collection[int], start: datetime, end: datetime
