@@ -672,6 +672,22 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
     assert mine.status_code == 422  # "all" is the page's word; the API leaves status out
     mine = tracer.get("/api/v1/tracing/follow-up").json()
     assert {c["id"] for c in mine} == ba_dinh
+    # Whatever plan the database takes (SQLite walks the table by rowid when the matches are
+    # dense: a total given, one row a page), and page by page (keyset), the same rows in order.
+    with env.session() as s:
+        repo = TracingService(s, env.settings).repo
+        total = repo.count_handed_to("00004", None)
+        assert total == len(ba_dinh) >= 3
+        indexed = [c.id for c, _p in repo.handed_to("00004", None, 50)]
+        assert indexed == sorted(ba_dinh, reverse=True)
+        walked: list[int] = []
+        while len(walked) < total:
+            before = walked[-1] if walked else None
+            page = repo.handed_to("00004", None, 1, 0, before, total)
+            assert len(page) == 1
+            walked.append(page[0][0].id)
+        assert walked == indexed
+        assert [c.id for c, _p in repo.handed_to("00004", None, 1, 1, None, total)] == indexed[1:2]
     far = official(make_client, "hcm")
     assert "(0)" in far.get("/officials/tracing/follow-up?status=all", headers=HTML).text
     assert far.get("/api/v1/tracing/follow-up").json() == []

@@ -528,11 +528,16 @@ def _case_filters(unit_code: str | None, waiting: bool) -> list[ColumnElement[bo
     return where
 
 
-def _handed_filters(unit_code: str | None, status: str | None) -> list[ColumnElement[bool]]:
-    """Contacts handed to a unit under ``unit_code`` (none: any unit); ``status``: only those."""
-    where: list[ColumnElement[bool]] = [Contact.assigned_unit.is_not(None)]
+def _handed_filters(
+    unit_code: str | None, status: str | None, by_rowid: bool = False
+) -> list[ColumnElement[bool]]:
+    """Contacts handed to a unit under ``unit_code`` (none: any unit); ``status``: only those.
+    ``by_rowid``: the unit compared through an expression, which keeps SQLite off the unit
+    index (``handed_to``)."""
+    unit: Any = Contact.assigned_unit.concat("") if by_rowid else Contact.assigned_unit
+    where: list[ColumnElement[bool]] = [unit.is_not(None)]
     if unit_code is not None:
-        where.append(Contact.assigned_unit.in_(subtree_codes(unit_code)))
+        where.append(unit.in_(subtree_codes(unit_code)))
     if status:
         where.append(Contact.status == status)
     return where
@@ -1129,14 +1134,33 @@ class TracingRepository:
         return rows, self.count_cases(unit_code, waiting)
 
     def handed_to(
-        self, unit_code: str | None, status: str | None, offset: int, limit: int
+        self,
+        unit_code: str | None,
+        status: str | None,
+        limit: int,
+        offset: int = 0,
+        before_id: int | None = None,
+        total: int | None = None,
     ) -> list[tuple[Contact, Person]]:
         """Contacts whose follow-up is handed to a unit under ``unit_code`` (none: every unit),
-        newest first, with their people; ``status``: only those."""
+        newest first, with their people; ``status``: only those; ``before_id``: older than
+        that contact (keyset paging).
+
+        ``total`` (``count_handed_to``) lets SQLite pick its plan. Through the unit index it
+        sorts every matching row, and a province's million contacts took 1.9 s for one page of
+        50 (10 M visits, scratch). When the matches are dense enough that walking the table
+        newest first meets the page sooner, the table is walked by rowid instead."""
+        by_rowid = False
+        if total and not bulk.is_postgresql(self.session):
+            newest = int(self.session.scalar(select(func.max(Contact.id))) or 0)
+            by_rowid = total * total > (offset + limit) * newest
+        where = _handed_filters(unit_code, status, by_rowid)
+        if before_id is not None:
+            where.append(Contact.id < before_id)
         stmt = (
             select(Contact, Person)
             .join(Person, Person.id == Contact.person_id)
-            .where(*_handed_filters(unit_code, status))
+            .where(*where)
             .order_by(Contact.id.desc())
             .offset(offset)
             .limit(limit)

@@ -232,15 +232,27 @@ class TracingService:
         return self.repo.count_cases(official.unit_code, waiting=True)
 
     def handed_rows(
-        self, official: Official, status: str | None, offset: int, limit: int
+        self,
+        official: Official,
+        status: str | None,
+        limit: int,
+        offset: int = 0,
+        before_id: int | None = None,
+        total: int | None = None,
     ) -> list[tuple[Contact, Person]]:
         """The rows of ``handed_to`` (a follow-up status, or none for all), nothing audited:
-        the caller audits what it shows."""
+        the caller audits what it shows. ``before_id``: older than that contact."""
         if status and status not in FOLLOW_UP:
             raise Invalid("error.follow_up_status")
         if not _sees_any_case(official):
             return []
-        return self.repo.handed_to(official.unit_code, status, offset, limit)
+        return self.repo.handed_to(official.unit_code, status, limit, offset, before_id, total)
+
+    def count_handed(self, official: Official, status: str | None) -> int:
+        """How many contacts ``handed_rows`` lists in all."""
+        if not _sees_any_case(official):
+            return 0
+        return self.repo.count_handed_to(official.unit_code, status)
 
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)
@@ -719,10 +731,10 @@ class TracingService:
         """The contacts whose follow-up is handed to the units of the official's jurisdiction,
         newest first: the health stations' work list, across every case (entered anywhere).
         Every identity shown is audited."""
-        rows = self.handed_rows(official, status, page.offset, page.size)
-        total = (
-            self.repo.count_handed_to(official.unit_code, status) if rows or page.page > 1 else 0
-        )
+        if status and status not in FOLLOW_UP:
+            raise Invalid("error.follow_up_status")
+        total = self.count_handed(official, status)
+        rows = self.handed_rows(official, status, page.size, page.offset, total=total)
         shown = [person for _c, person in rows if self.visible(official, person)]
         self.audit_shown(principal, shown, "follow-up list")
         return Page(rows, total, page.page, page.size)

@@ -990,11 +990,14 @@ def _export(
     official: Official,
     settings: Settings,
     name: str,
-    fetch: Callable[[TracingService, Official, int, int], list[tuple[Contact, Person]]],
+    fetch: Callable[
+        [TracingService, Official, int, tuple[Contact, Person] | None], list[tuple[Contact, Person]]
+    ],
     detail: str,
 ) -> StreamingResponse:
     """A line list of contacts as CSV or XLSX, streamed ``EXPORT_BATCH`` rows at a time from
-    ``fetch(service, official, offset, limit)``; identities outside the jurisdiction are
+    ``fetch(service, official, offset, last)`` (``last``: the previous batch's last row, for
+    keyset paging); identities outside the jurisdiction are
     pseudonymised and every identity exported is audited (``detail``), batch by batch."""
     factory = request.app.state.sessionmaker
     official_id = official.id
@@ -1009,15 +1012,16 @@ def _export(
             who = Principal(kind="official", official=me)
             visible = _Visibility(service, me)
             offset = 0
+            last: tuple[Contact, Person] | None = None
             while True:
-                rows = fetch(service, me, offset, EXPORT_BATCH)
+                rows = fetch(service, me, offset, last)
                 service.audit_shown(who, [p for _c, p in rows if visible(p)], detail)
                 out = [_line(c.case_id, c, p, visible(p)) for c, p in rows]
                 session.commit()
                 yield out
                 if len(rows) < EXPORT_BATCH:
                     return
-                offset += EXPORT_BATCH
+                offset, last = offset + EXPORT_BATCH, rows[-1]
 
     media = (
         "text/csv; charset=utf-8"
@@ -1055,14 +1059,14 @@ def tracing_export(
     case_key = case.id
 
     def fetch(
-        service: TracingService, _me: Official, offset: int, limit: int
+        service: TracingService, _me: Official, offset: int, _last: object
     ) -> list[tuple[Contact, Person]]:
         return service.repo.contact_list(
             case_key,
             int(filters["level"]) if filters["level"] else None,
             filters["source"] or None,
             filters["status"] or None,
-            limit,
+            EXPORT_BATCH,
             offset,
         )
 
@@ -1090,10 +1094,18 @@ def tracing_follow_up_export(
         raise Invalid("error.invalid_fields", fields="format")
     chosen = _follow_up_status(status)
 
+    wanted = None if chosen == "all" else chosen
+    totals: list[int] = []
+
     def fetch(
-        service: TracingService, me: Official, offset: int, limit: int
+        service: TracingService, me: Official, _offset: int, last: tuple[Contact, Person] | None
     ) -> list[tuple[Contact, Person]]:
-        return service.handed_rows(me, None if chosen == "all" else chosen, offset, limit)
+        # Keyset paging (older than the last row sent): an offset would read the skipped rows
+        # again for every batch of a province's list.
+        if not totals:
+            totals.append(service.count_handed(me, wanted))
+        before = last[0].id if last else None
+        return service.handed_rows(me, wanted, EXPORT_BATCH, 0, before, totals[0])
 
     return _export(
         request,
