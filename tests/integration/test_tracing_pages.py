@@ -459,6 +459,18 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
         assert cases[ids["f0"]].test_at == yesterday(20)
         levels = s.scalars(select(Contact.level).where(Contact.case_id == cases[ids["f0"]].id))
         assert sorted(levels) == [1, 1, 2, 2]  # A and C, then B and E
+    # The result page's form warns the contacts of the list's cases, once traced: A (the one
+    # with a phone, a contact of both cases) gets one message.
+    form = r.text.split('id="warn-list"', 1)[1].split("</form>", 1)[0]
+    assert "<legend>Cảnh báo người tiếp xúc của các ca trong danh sách này</legend>" in form
+    listed_ids = re.findall(r'name="case_ids" value="(\d+)"', form)
+    assert sorted(map(int, listed_ids)) == sorted(case_ids)
+    update_person(env, ids["a"], phone="0912000001")
+    sent = post(c, "/officials/tracing/warn", {"case_ids": listed_ids, "channels": "sms"})
+    assert sent.status_code == 303, sent.text
+    assert sent.headers["location"].startswith("/officials/tracing?done=warned&n=1&no_phone=")
+    with env.session() as s:
+        assert [m.recipient for m in _warnings(s)] == ["0912000001"]
 
 
 def test_a_csv_line_list_with_bad_rows_enters_nothing(
