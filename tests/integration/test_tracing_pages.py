@@ -700,6 +700,19 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
             walked.append(page[0][0].id)
         assert walked == indexed
         assert [c.id for c, _p in repo.handed_to("00004", None, 1, 1, None, total)] == indexed[1:2]
+    # A province narrows its list to one commune; a commune cannot look at another.
+    hanoi = official(make_client, "hanoi")
+    narrowed = hanoi.get("/officials/tracing/follow-up?status=all&unit=00070", headers=HTML)
+    assert set(rows(narrowed.text)) == {"Phạm Thị Cúc"}
+    assert "/officials/tracing/follow-up.csv?status=all&amp;unit=00070" in narrowed.text
+    api = hanoi.get("/api/v1/tracing/follow-up", params={"unit": "00004"}).json()
+    assert {c["id"] for c in api} == ba_dinh
+    one = hanoi.get("/officials/tracing/follow-up.csv?status=all&unit=00070")
+    lines = list(csv.DictReader(io.StringIO(one.content.decode("utf-8-sig"))))
+    assert [x["Họ tên (hoặc bí danh)"] for x in lines] == ["Phạm Thị Cúc"]
+    assert tracer.get("/officials/tracing/follow-up?unit=00070", headers=HTML).status_code == 403
+    assert tracer.get("/officials/tracing/follow-up.csv?unit=00070").status_code == 403
+    assert tracer.get("/api/v1/tracing/follow-up", params={"unit": "00070"}).status_code == 403
     far = official(make_client, "hcm")
     assert "(0)" in far.get("/officials/tracing/follow-up?status=all", headers=HTML).text
     assert far.get("/api/v1/tracing/follow-up").json() == []
@@ -723,7 +736,8 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
         exports = s.scalars(
             select(AuditEvent.object_id).where(AuditEvent.detail == "follow-up export csv")
         ).all()
-    assert exports == [str(ids["c"])]
+    # C, exported once by Hà Nội's narrowed list and once by the station's.
+    assert exports == [str(ids["c"])] * 2
 
 
 def test_the_contacts_of_several_cases_are_warned_once_each(

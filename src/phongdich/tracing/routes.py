@@ -320,11 +320,12 @@ def follow_up(
     db: SessionDep,
     settings: SettingsDep,
     status: str | None = Query(default=None, max_length=12),
+    unit: str | None = Query(default=None, max_length=16, description="one unit inside"),
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
     page: int = Query(default=1, ge=1, le=100_000),
 ) -> list[HandedOut]:
     service = TracingService(db, settings)
-    found = service.handed_to(principal, official, status, PageParams(page, limit))
+    found = service.handed_to(principal, official, status, PageParams(page, limit), unit)
     return [
         HandedOut(
             case_id=c.case_id,

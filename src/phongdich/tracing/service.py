@@ -239,20 +239,31 @@ class TracingService:
         offset: int = 0,
         before_id: int | None = None,
         total: int | None = None,
+        unit: str | None = None,
     ) -> list[tuple[Contact, Person]]:
-        """The rows of ``handed_to`` (a follow-up status, or none for all), nothing audited:
-        the caller audits what it shows. ``before_id``: older than that contact."""
+        """The rows of ``handed_to`` (a follow-up status, or none for all; ``unit``: one unit
+        of the jurisdiction), nothing audited: the caller audits what it shows.
+        ``before_id``: older than that contact."""
         if status and status not in FOLLOW_UP:
             raise Invalid("error.follow_up_status")
         if not _sees_any_case(official):
             return []
-        return self.repo.handed_to(official.unit_code, status, limit, offset, before_id, total)
+        scope = self._handed_scope(official, unit)
+        return self.repo.handed_to(scope, status, limit, offset, before_id, total)
 
-    def count_handed(self, official: Official, status: str | None) -> int:
+    def count_handed(self, official: Official, status: str | None, unit: str | None = None) -> int:
         """How many contacts ``handed_rows`` lists in all."""
         if not _sees_any_case(official):
             return 0
-        return self.repo.count_handed_to(official.unit_code, status)
+        return self.repo.count_handed_to(self._handed_scope(official, unit), status)
+
+    def _handed_scope(self, official: Official, unit: str | None) -> str | None:
+        """The unit whose contacts a follow-up list shows: the one asked for, inside the
+        official's jurisdiction, or the whole jurisdiction."""
+        if unit is None:
+            return official.unit_code
+        self.accounts.require_unit_access(official, unit)
+        return unit
 
     def case_for(self, official: Official, case_id: int) -> Case:
         case = self.repo.case(case_id)
@@ -726,15 +737,20 @@ class TracingService:
         )
 
     def handed_to(
-        self, principal: Principal, official: Official, status: str | None, page: PageParams
+        self,
+        principal: Principal,
+        official: Official,
+        status: str | None,
+        page: PageParams,
+        unit: str | None = None,
     ) -> Page[tuple[Contact, Person]]:
-        """The contacts whose follow-up is handed to the units of the official's jurisdiction,
-        newest first: the health stations' work list, across every case (entered anywhere).
-        Every identity shown is audited."""
+        """The contacts whose follow-up is handed to the units of the official's jurisdiction
+        (or to ``unit``, one of them), newest first: the health stations' work list, across
+        every case (entered anywhere). Every identity shown is audited."""
         if status and status not in FOLLOW_UP:
             raise Invalid("error.follow_up_status")
-        total = self.count_handed(official, status)
-        rows = self.handed_rows(official, status, page.size, page.offset, total=total)
+        total = self.count_handed(official, status, unit)
+        rows = self.handed_rows(official, status, page.size, page.offset, total=total, unit=unit)
         shown = [person for _c, person in rows if self.visible(official, person)]
         self.audit_shown(principal, shown, "follow-up list")
         return Page(rows, total, page.page, page.size)

@@ -900,10 +900,18 @@ def _follow_up_status(value: str) -> str:
     return value if value in FOLLOW_UP or value == "all" else "to_call"
 
 
+def _unit_filter(value: str) -> str:
+    """A unit code typed in a filter (digits), or nothing."""
+    value = value.strip()
+    return value if value.isdigit() and len(value) <= 16 else ""
+
+
 def _follow_up_url(query: str = "", done: str = "") -> str:
     """The follow-up list with the filter of ``query`` (re-validated: never an open redirect)."""
     values = dict(parse_qsl(query[:300]))
     params = {"status": _follow_up_status(values.get("status", ""))}
+    if unit := _unit_filter(values.get("unit", "")):
+        params["unit"] = unit
     page = values.get("page", "")
     if page.isdigit() and 1 < int(page) <= 100_000:
         params["page"] = page
@@ -920,22 +928,28 @@ def tracing_follow_up(
     db: SessionDep,
     settings: SettingsDep,
     status: str = Query(default="to_call", max_length=12),
+    unit: str = Query(default="", max_length=16),
     page: int = Query(default=1, ge=1, le=100_000),
 ) -> Response:
-    """The contacts handed to the health stations of the official's jurisdiction, whatever
-    case they came from (a case entered elsewhere stays closed to them: only its number shows),
-    with the follow-up form."""
+    """The contacts handed to the health stations of the official's jurisdiction (or of one
+    unit inside it), whatever case they came from (a case entered elsewhere stays closed to
+    them: only its number shows), with the follow-up form."""
     chosen = _follow_up_status(status)
+    unit = _unit_filter(unit)
     service = TracingService(db, settings)
     found = service.handed_to(
-        principal, official, None if chosen == "all" else chosen, PageParams(page, FOLLOW_UP_SIZE)
+        principal,
+        official,
+        None if chosen == "all" else chosen,
+        PageParams(page, FOLLOW_UP_SIZE),
+        unit or None,
     )
     case_units = service.repo.case_units({c.case_id for c, _p in found.items})
     unit_names: dict[str, str] = {}
     units = UnitRepository(db)
     for code in {c.assigned_unit for c, _p in found.items if c.assigned_unit}:
-        unit = units.get(code)
-        unit_names[code] = unit.name if unit else code
+        station = units.get(code)
+        unit_names[code] = station.name if station else code
     items = []
     for contact, person in found.items:
         seen = service.visible(official, person)
@@ -950,11 +964,14 @@ def tracing_follow_up(
                 "station": unit_names.get(contact.assigned_unit or "", ""),
             }
         )
-    query = {"status": chosen} | ({"page": str(page)} if page > 1 else {})
+    filters = {"status": chosen} | ({"unit": unit} if unit else {})
+    query = filters | ({"page": str(page)} if page > 1 else {})
     ctx = {
         "items": items,
         "found": found,
         "status": chosen,
+        "unit": unit,
+        "filters": urlencode(filters),
         "back": urlencode(query),
     }
     return _page(request, "tracing_follow_up.html", ctx)
@@ -1086,13 +1103,19 @@ def tracing_follow_up_export(
     request: Request,
     fmt: str,
     official: OfficialDep,
+    db: SessionDep,
     settings: SettingsDep,
     status: str = Query(default="to_call", max_length=12),
+    unit: str = Query(default="", max_length=16),
 ) -> StreamingResponse:
-    """The follow-up list (the same status filter) as a line list to call from."""
+    """The follow-up list (the same filters) as a line list to call from."""
     if fmt not in ("csv", "xlsx"):
         raise Invalid("error.invalid_fields", fields="format")
     chosen = _follow_up_status(status)
+    scope = _unit_filter(unit) or None
+    if scope is not None:
+        # Refused before streaming starts.
+        TracingService(db, settings).accounts.require_unit_access(official, scope)
 
     wanted = None if chosen == "all" else chosen
     totals: list[int] = []
@@ -1103,16 +1126,16 @@ def tracing_follow_up_export(
         # Keyset paging (older than the last row sent): an offset would read the skipped rows
         # again for every batch of a province's list.
         if not totals:
-            totals.append(service.count_handed(me, wanted))
+            totals.append(service.count_handed(me, wanted, scope))
         before = last[0].id if last else None
-        return service.handed_rows(me, wanted, EXPORT_BATCH, 0, before, totals[0])
+        return service.handed_rows(me, wanted, EXPORT_BATCH, 0, before, totals[0], scope)
 
     return _export(
         request,
         fmt,
         official,
         settings,
-        f"theo-doi-tiep-xuc-{chosen}",
+        f"theo-doi-tiep-xuc-{chosen}" + (f"-{scope}" if scope else ""),
         fetch,
         f"follow-up export {fmt}",
     )
