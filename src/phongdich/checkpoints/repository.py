@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, CheckpointEvent, CheckpointMember, Entrance
-from phongdich.geo.models import AdminUnit
-from phongdich.geo.repository import subtree_codes
+from phongdich.geo.repository import UnitRepository, subtree_codes
 from phongdich.kit.pagination import Page, PageParams
 
 
@@ -76,12 +75,7 @@ class CheckpointRepository:
         return self.session.scalars(stmt).all()
 
     def unit_names(self, codes: set[str]) -> dict[str, str]:
-        if not codes:
-            return {}
-        rows = self.session.execute(
-            select(AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(codes))
-        )
-        return {code: name for code, name in rows}
+        return UnitRepository(self.session).names(codes)
 
     def _filtered(self, f: CheckpointFilter) -> Select[Checkpoint]:
         stmt = select(Checkpoint)

@@ -21,6 +21,16 @@ class UnitRepository:
     def get(self, code: str) -> AdminUnit | None:
         return self.session.get(AdminUnit, code)
 
+    def names(self, codes: Iterable[str]) -> dict[str, str]:
+        """The names of these units, by code (unknown codes are left out), in one query."""
+        wanted = set(codes)
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(wanted))
+        )
+        return {code: name for code, name in rows}
+
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(AdminUnit)) or 0
 

@@ -244,22 +244,24 @@ class TracingService:
         """The rows of ``handed_to`` (a follow-up status, or none for all; ``unit``: one unit
         of the jurisdiction), nothing audited: the caller audits what it shows.
         ``before_id``: older than that contact."""
-        if status and status not in FOLLOW_UP:
-            raise Invalid("error.follow_up_status")
+        scope = self._handed_scope(official, status, unit)
         if not _sees_any_case(official):
             return []
-        scope = self._handed_scope(official, unit)
         return self.repo.handed_to(scope, status, limit, offset, before_id, total)
 
     def count_handed(self, official: Official, status: str | None, unit: str | None = None) -> int:
         """How many contacts ``handed_rows`` lists in all."""
+        scope = self._handed_scope(official, status, unit)
         if not _sees_any_case(official):
             return 0
-        return self.repo.count_handed_to(self._handed_scope(official, unit), status)
+        return self.repo.count_handed_to(scope, status)
 
-    def _handed_scope(self, official: Official, unit: str | None) -> str | None:
+    def _handed_scope(self, official: Official, status: str | None, unit: str | None) -> str | None:
         """The unit whose contacts a follow-up list shows: the one asked for, inside the
-        official's jurisdiction, or the whole jurisdiction."""
+        official's jurisdiction, or the whole jurisdiction; ``status`` must be a follow-up
+        status (or none for all)."""
+        if status and status not in FOLLOW_UP:
+            raise Invalid("error.follow_up_status")
         if unit is None:
             return official.unit_code
         self.accounts.require_unit_access(official, unit)
@@ -747,8 +749,6 @@ class TracingService:
         """The contacts whose follow-up is handed to the units of the official's jurisdiction
         (or to ``unit``, one of them), newest first: the health stations' work list, across
         every case (entered anywhere). Every identity shown is audited."""
-        if status and status not in FOLLOW_UP:
-            raise Invalid("error.follow_up_status")
         total = self.count_handed(official, status, unit)
         rows = self.handed_rows(official, status, page.size, page.offset, total=total, unit=unit)
         shown = [person for _c, person in rows if self.visible(official, person)]

@@ -230,6 +230,12 @@ def _level(request: Request, value: str) -> int | None:
     return int(value)
 
 
+def _unit_names(db: Session, codes: set[str]) -> dict[str, str]:
+    """The names of these units by code; a code the registry lacks stands for itself."""
+    names = UnitRepository(db).names(codes)
+    return {code: names.get(code, code) for code in codes}
+
+
 def _picker(dt: datetime) -> str:
     """The value of a datetime-local input (Vietnam time)."""
     return dt.astimezone(VN).strftime("%Y-%m-%dT%H:%M")
@@ -268,13 +274,23 @@ def _case_url(
     the notice of what was ``done`` with its ``figures``."""
     values = dict(parse_qsl(query[:300]))
     params = {k: v for k, v in _filters(**{k: values.get(k, "") for k in FILTERS}).items() if v}
+    params |= _return_params(values, done, figures)
+    return f"/officials/tracing/cases/{case_id}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _return_params(
+    values: dict[str, str], done: str = "", figures: dict[str, int] | None = None
+) -> dict[str, str]:
+    """What a page is sent back to after a form, besides its filters: the page number (valid
+    ones only) and the notice of what was ``done`` with its ``figures``."""
+    params = {}
     page = values.get("page", "")
     if page.isdigit() and 1 < int(page) <= 100_000:
         params["page"] = page
     if done:
         params["done"] = done
         params.update({k: str(v) for k, v in (figures or {}).items() if k in DONE_FIGURES})
-    return f"/officials/tracing/cases/{case_id}" + (f"?{urlencode(params)}" if params else "")
+    return params
 
 
 # Entering a case ---------------------------------------------------------------------------------
@@ -618,11 +634,7 @@ def _case_page(
     shown.update({p.id: p for _c, p in rows if visible(p)})
     shown.update({p.id: p for p in via_people.values() if visible(p)})
     service.audit_shown(principal, list(shown.values()), f"case {case.id} page")
-    units = UnitRepository(db)
-    unit_names: dict[str, str] = {}
-    for code in {case.unit_code} | {o.unit_code for o, _c in outs if o.unit_code}:
-        unit = units.get(code)
-        unit_names[code] = unit.name if unit else code
+    unit_names = _unit_names(db, {case.unit_code} | {o.unit_code for o, _c in outs if o.unit_code})
     counts = TracingRepository(db).counts_by_source(case.id)
     delivery = OutboxRepository(db).statuses(
         [c.warning_message_id for c, _p in rows if c.warning_message_id]
@@ -810,8 +822,8 @@ def tracing_warn_cases(
         )
     except DomainError as exc:
         return _home_error(request, principal, official, db, settings, exc)
-    figures = urlencode({"n": counts["warned"], "no_phone": counts["no_phone"]})
-    return redirect(f"/officials/tracing?done=warned&{figures}")
+    figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
+    return redirect(f"/officials/tracing?{urlencode(_return_params({}, 'warned', figures))}")
 
 
 @router.post("/officials/tracing/cases/{case_id}/publish", response_class=HTMLResponse)
@@ -912,11 +924,7 @@ def _follow_up_url(query: str = "", done: str = "") -> str:
     params = {"status": _follow_up_status(values.get("status", ""))}
     if unit := _unit_filter(values.get("unit", "")):
         params["unit"] = unit
-    page = values.get("page", "")
-    if page.isdigit() and 1 < int(page) <= 100_000:
-        params["page"] = page
-    if done:
-        params["done"] = done
+    params |= _return_params(values, done)
     return f"/officials/tracing/follow-up?{urlencode(params)}"
 
 
@@ -945,11 +953,7 @@ def tracing_follow_up(
         unit or None,
     )
     case_units = service.repo.case_units({c.case_id for c, _p in found.items})
-    unit_names: dict[str, str] = {}
-    units = UnitRepository(db)
-    for code in {c.assigned_unit for c, _p in found.items if c.assigned_unit}:
-        station = units.get(code)
-        unit_names[code] = station.name if station else code
+    unit_names = _unit_names(db, {c.assigned_unit for c, _p in found.items if c.assigned_unit})
     items = []
     for contact, person in found.items:
         seen = service.visible(official, person)
@@ -1113,22 +1117,17 @@ def tracing_follow_up_export(
         raise Invalid("error.invalid_fields", fields="format")
     chosen = _follow_up_status(status)
     scope = _unit_filter(unit) or None
-    if scope is not None:
-        # Refused before streaming starts.
-        TracingService(db, settings).accounts.require_unit_access(official, scope)
-
     wanted = None if chosen == "all" else chosen
-    totals: list[int] = []
+    # Counted before streaming starts, which also refuses a unit outside the jurisdiction.
+    total = TracingService(db, settings).count_handed(official, wanted, scope)
 
     def fetch(
         service: TracingService, me: Official, _offset: int, last: tuple[Contact, Person] | None
     ) -> list[tuple[Contact, Person]]:
         # Keyset paging (older than the last row sent): an offset would read the skipped rows
         # again for every batch of a province's list.
-        if not totals:
-            totals.append(service.count_handed(me, wanted, scope))
         before = last[0].id if last else None
-        return service.handed_rows(me, wanted, EXPORT_BATCH, 0, before, totals[0], scope)
+        return service.handed_rows(me, wanted, EXPORT_BATCH, 0, before, total, scope)
 
     return _export(
         request,
