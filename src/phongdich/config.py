@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # contacts of a stadium's F1, or the F3 of a busy city, would run for minutes and list
     # millions. The case then shows which level was not traced and why.
     trace_level_limit: int = Field(default=20_000, ge=1)
+    # A case entered or traced again by a tracer goes deeper while they wait only from at most
+    # this many people of the level before (about a second of work); from more, the page shows
+    # the F1 at once and the tracing queue adds the deeper levels in the background.
+    trace_at_once: int = Field(default=300, ge=0)
     # Cases whose infectious window ended more than this many days ago (and that nobody entered
     # or traced since) are deleted by the hourly purge with their contacts and exposure places:
     # follow-up lasts 14 days from the last exposure, so the period cannot be shorter.

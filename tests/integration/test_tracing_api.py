@@ -387,6 +387,44 @@ def test_a_level_too_large_is_left_untraced_and_the_case_says_so(
     assert "Chưa truy vết F3: F2 có 297.091 người, nhiều hơn giới hạn 20.000 người" in page.text
 
 
+def test_a_large_f1_answers_at_once_and_the_queue_traces_its_f2(
+    env: Env, world: World, make_client: Any, monkeypatch: Any
+) -> None:
+    """A tracer waiting on a trace gets the F2 at once only from at most ``trace_at_once``
+    F1: from more, the F1 is stored and shown, and the tracing queue adds the F2."""
+    ids = scenario(env, make_client)
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    monkeypatch.setattr(env.settings, "trace_at_once", 1)  # the case has two F1
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+    assert case["trace_deeper_pending"] is True
+    listed = tracer.get(f"{url}/contacts").json()
+    assert sorted((c["person"], c["level"]) for c in listed) == [
+        ("Phạm Thị Cúc", 1),
+        ("Trần Thị An", 1),
+    ]
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert 'id="trace-pending"' in page.text
+    assert "F2 đang được truy vết nền" in page.text
+    # Tracing again while waiting says the same and still leaves F2 to the queue.
+    again = tracer.post(f"{url}/trace").json()
+    assert (again["f1"], again["f2"], again["deferred_level"]) == (2, 0, 2)
+
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced_deeper": 1}
+    shown = tracer.get(url).json()
+    assert shown["trace_deeper_pending"] is False
+    levels = sorted((c["person"], c["level"]) for c in tracer.get(f"{url}/contacts").json())
+    assert levels == [("Lê Văn Bình", 2), ("Phạm Thị Cúc", 1), ("Trần Thị An", 1), ("Vũ Thị Em", 2)]
+    assert 'id="trace-pending"' not in tracer.get(f"/officials/tracing/cases/{case['id']}").text
+
+    # Within the limit everything is traced at once, as before.
+    monkeypatch.setattr(env.settings, "trace_at_once", 2)
+    done = tracer.post(f"{url}/trace").json()
+    assert (done["f1"], done["f2"], done["deferred_level"]) == (2, 2, None)
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {}
+
+
 def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_them(
     env: Env, world: World, make_client: Any
 ) -> None:

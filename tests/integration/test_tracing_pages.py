@@ -443,7 +443,7 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
         )
         s.commit()
     half = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
-    assert "Đã truy vết F1. F2 đang chờ truy vết nền" in half.text
+    assert "Đã truy vết F1. F2 đang được truy vết nền" in half.text
     listed = c.get("/officials/tracing", headers=HTML).text
     assert listed.count("F2 đang chờ") == 2
     done = tracing_tasks.trace_pending(env.factory, env.settings)

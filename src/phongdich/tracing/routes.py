@@ -60,7 +60,7 @@ def open_case(
         body.unit_code,
         body.notes,
     )
-    service.trace(case)
+    service.trace_waiting(case)
     return case_out(db.get(Person, case.person_id), case)
 
 
@@ -123,7 +123,11 @@ def get_case(
     return case_out(person, case)
 
 
-@router.post("/cases/{case_id}/trace", response_model=TraceOut, summary="Trace (again)")
+@router.post(
+    "/cases/{case_id}/trace",
+    response_model=TraceOut,
+    summary="Trace (again); levels from more than TRACE_AT_ONCE people go to the tracing queue",
+)
 def trace(
     case_id: int,
     official: OfficialDep,
@@ -132,7 +136,7 @@ def trace(
     depth: int | None = Query(default=None, ge=1, le=4),
 ) -> TraceOut:
     service = TracingService(db, settings)
-    summary = service.trace(service.case_for(official, case_id), depth)
+    summary = service.trace_waiting(service.case_for(official, case_id), depth)
     return TraceOut(**summary.__dict__)
 
 
@@ -189,7 +193,7 @@ def report_contact(
     service.report_contact(
         principal, official, case, body.person_id, body.exposed_at, body.note, body.source
     )
-    return TraceOut(**service.trace(case).__dict__)
+    return TraceOut(**service.trace_waiting(case).__dict__)
 
 
 @router.post(
@@ -360,6 +364,7 @@ def case_out(person: Person | None, case: Case) -> CaseOut:
         traced_at=case.traced_at,
         trace_stopped_level=case.trace_stopped_level,
         trace_stopped_people=case.trace_stopped_people,
+        trace_deeper_pending=bool(case.traced_at and case.trace_deeper),
     )
 
 

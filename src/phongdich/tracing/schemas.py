@@ -59,6 +59,8 @@ class CaseOut(BaseModel):
     # As in ``TraceOut``, from the last trace.
     trace_stopped_level: int | None = None
     trace_stopped_people: int | None = None
+    # The F1 is traced and the deeper levels wait for the tracing queue (seconds).
+    trace_deeper_pending: bool = False
 
 
 class TraceOut(BaseModel):
@@ -71,6 +73,9 @@ class TraceOut(BaseModel):
     # platform traces further from (``TRACE_LEVEL_LIMIT``); none: traced as deep as asked.
     stopped_level: int | None = None
     stopped_people: int | None = None
+    # The level the tracing queue traces next, in the background: the level before had more
+    # people than a tracer waits for (``TRACE_AT_ONCE``); none: nothing left for later.
+    deferred_level: int | None = None
 
 
 class ContactOut(BaseModel):

@@ -45,6 +45,9 @@ class TraceSummary:
     # over ``Settings.trace_level_limit``); none: traced as deep as asked.
     stopped_level: int | None = None
     stopped_people: int | None = None
+    # The level left to the tracing queue (``trace_waiting``): the level before had more people
+    # than are traced further while the tracer waits; none: nothing left for later.
+    deferred_level: int | None = None
 
 
 Link = rules.ContactLink
@@ -286,6 +289,14 @@ class TracingService:
         store one entry per person with its strongest link; follow-up status and assignment of
         people already listed are kept (``_trace_stored``)."""
         return self._trace_stored([case], depth or self.settings.trace_depth)[0]
+
+    def trace_waiting(self, case: Case, depth: int | None = None) -> TraceSummary:
+        """``trace`` for a tracer waiting on the answer (a page, an API call): a level is
+        traced now only from at most ``Settings.trace_at_once`` people of the level before;
+        the deeper levels of a larger one are left to the tracing queue (``trace_deeper``),
+        which traces them in the background within seconds."""
+        depth = depth or self.settings.trace_depth
+        return self._trace_stored([case], depth, self.settings.trace_at_once)[0]
 
     def find(self, case: Case, depth: int | None = None) -> Found:
         """The contacts of the case down to ``depth``, nothing stored: the strongest link and
@@ -558,7 +569,9 @@ class TracingService:
         """The F1 of many cases at once (a day's new cases), stored as ``trace`` stores."""
         return self._trace_stored(cases, 1)
 
-    def _trace_stored(self, cases: Sequence[Case], depth: int) -> list[TraceSummary]:
+    def _trace_stored(
+        self, cases: Sequence[Case], depth: int, at_once: int | None = None
+    ) -> list[TraceSummary]:
         """Trace and store, level by level. The database finds and stores the contacts from
         visits itself (``TracingRepository.store_exposures``: ``find``'s rules in SQL, every
         row marked with this trace's time), so a busy venue's thousand contacts never pass
@@ -585,6 +598,7 @@ class TracingService:
         self._merge_known(known, now)
         owner = {c.id: c.person_id for c in cases}
         stopped: tuple[int, int] | None = None
+        deferred: int | None = None
         for level in range(2, depth + 1):
             # Contacts of the previous level, from their visits after their exposure.
             sources = [
@@ -598,6 +612,10 @@ class TracingService:
                 # Minutes of work and millions of rows: the tracer is told instead.
                 stopped = (level, len(sources))
                 break
+            if at_once is not None and len(sources) > at_once:
+                # Seconds of work or more: the queue does it, the tracer sees this level now.
+                deferred = level
+                break
             self._store_level(sources, level, overlap, now)
         counts = self.repo.finish_trace(owner, now)
         summaries = []
@@ -605,7 +623,7 @@ class TracingService:
             case.traced_at = utcnow()
             case.trace_claimed_at = None  # the queue's next step may take it at once
             if depth > 1:
-                case.trace_deeper = False
+                case.trace_deeper = deferred is not None
             case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}
@@ -620,6 +638,7 @@ class TracingService:
                     seconds=(utcnow() - started).total_seconds(),
                     stopped_level=case.trace_stopped_level,
                     stopped_people=case.trace_stopped_people,
+                    deferred_level=deferred,
                 )
             )
         return summaries

@@ -439,7 +439,7 @@ def tracing_open(
             source,
             unit_code.strip() or None,
         )
-        service.trace(case)
+        service.trace_waiting(case)
     except DomainError as exc:
         return _home_error(request, principal, official, db, settings, exc, form)
     return redirect(f"/officials/tracing/cases/{case.id}?done=opened")
@@ -760,7 +760,7 @@ def _on_case(
 def tracing_retrace(
     case_id: int, official: OfficialDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    _on_case(db, official, settings, case_id, lambda service, case: service.trace(case))
+    _on_case(db, official, settings, case_id, lambda service, case: service.trace_waiting(case))
     return redirect(_case_url(case_id, done="traced"))
 
 
@@ -864,7 +864,7 @@ def tracing_report(
             _at(request, exposed_at, "exposed_at"),
             note,
         )
-        service.trace(case)
+        service.trace_waiting(case)
     except DomainError as exc:
         return _case_error(request, principal, official, db, settings, case_id, exc, report)
     return redirect(_case_url(case_id, done="reported"))
