@@ -54,6 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             workers.append(
                 Periodic(
+                    "warning queue", lambda: tracing_tasks.warn_pending(factory, settings), 1.0
+                )
+            )
+            workers.append(
+                Periodic(
                     "bluezone export",
                     lambda: proximity_tasks.export_job(factory, settings),
                     proximity_tasks.EXPORT_CHECK_SECONDS,

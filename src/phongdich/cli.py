@@ -162,8 +162,9 @@ def purge() -> None:
 
 @app.command("trace-pending")
 def trace_pending() -> None:
-    """Trace the cases of line lists still waiting: every F1, then each case's F2 (the server
-    does it every second unless SCHEDULE_IN_PROCESS is off: then run this from cron)."""
+    """Trace the cases of line lists still waiting: every F1, then each case's F2; then send
+    the warnings too large for a request (the server does both every second unless
+    SCHEDULE_IN_PROCESS is off: then run this from cron)."""
     from tqdm import tqdm
 
     from phongdich.tracing import tasks
@@ -175,6 +176,8 @@ def trace_pending() -> None:
             waiting = TracingRepository(session).queue_steps()
         with tqdm(total=waiting, unit="trace", file=sys.stderr) as bar:
             done = tasks.trace_pending(factory, settings, budget_seconds=None, progress=bar.update)
+        with tqdm(desc="warnings", unit="person", file=sys.stderr) as bar:
+            done |= tasks.warn_pending(factory, settings, budget_seconds=None, progress=bar.update)
     typer.echo(json.dumps({"cases_traced": 0, "cases_traced_deeper": 0, **done}))
 
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phongdich.accounts.models import AuditEvent
-from phongdich.kit.clock import VN
+from phongdich.accounts.models import AuditEvent, Official
+from phongdich.kit.clock import VN, utcnow
 from phongdich.notify.models import OutboxMessage
 from phongdich.people.models import Person
 from phongdich.tracing import tasks as tracing_tasks
@@ -740,6 +740,71 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
     assert exports == [str(ids["c"])] * 2
 
 
+def test_a_warning_too_large_for_a_request_is_sent_by_the_queue_in_steps(
+    env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over ``WARN_LIMIT`` rows the request queues a warning job and sends nothing; the queue
+    warns it a step of people per transaction, each person once (C, contact of both cases,
+    gets one message on both rows), shows its progress and audits it when done."""
+    ids = world_with_phones(env, make_client)
+    tracer = official(make_client, "hanoi")
+    first, _page = enter_case(tracer, ids["f0"])
+    second = open_case(tracer, ids["b"]).json()["id"]
+    chosen = {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"}
+    monkeypatch.setattr("phongdich.tracing.service.WARN_LIMIT", 2)  # the cases have 3 rows
+    r = post(tracer, "/officials/tracing/warn", chosen)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/officials/tracing?done=warn_queued&n=3"
+    home = follow(tracer, r).text
+    assert "Cảnh báo lớn (3 dòng tiếp xúc) đã được xếp vào hàng đợi" in home
+    job_row = home.split('<tr data-job="', 1)[1].split("</tr>", 1)[0]
+    assert "Đang gửi" in job_row
+    with env.session() as s:
+        assert _warnings(s) == []
+        assert {c.status for c in s.scalars(select(Contact))} == {"to_call"}
+    # Another official sees no job of this one's.
+    assert official(make_client, "hcm").get("/api/v1/tracing/warnings").json() == []
+
+    steps: list[int] = []
+    done = tracing_tasks.warn_pending(env.factory, env.settings, people=1, progress=steps.append)
+    assert done == {"warning_steps": 2, "warning_jobs_done": 1}  # A, then C
+    assert steps == [1, 1]
+    assert tracing_tasks.warn_pending(env.factory, env.settings) == {}
+    with env.session() as s:
+        queued = _warnings(s)
+        assert sorted(m.recipient for m in queued) == sorted(PHONES.values())
+        rows_of_c = s.scalars(select(Contact).where(Contact.person_id == ids["c"])).all()
+        assert sorted(c.case_id for c in rows_of_c) == sorted([first, second])
+        assert {c.status for c in rows_of_c} == {"notified"}
+        assert len({c.warning_message_id for c in rows_of_c}) == 1
+        audited = s.scalars(select(AuditEvent).where(AuditEvent.action == "warn_contacts")).all()
+        assert sorted(int(e.object_id) for e in audited) == sorted([first, second])
+        hanoi = s.scalar(select(Official.id).where(Official.username == "hanoi"))
+        assert {e.actor for e in audited} == {f"official:{hanoi}"}
+    jobs = tracer.get("/api/v1/tracing/warnings").json()
+    assert len(jobs) == 1
+    assert (jobs[0]["rows"], jobs[0]["warned"], jobs[0]["contacts"]) == (3, 2, 3)
+    assert jobs[0]["case_ids"] == [first, second]
+    assert jobs[0]["done_at"] is not None
+    assert "Xong lúc" in tracer.get("/officials/tracing", headers=HTML).text
+    # The API queues the same way.
+    api = tracer.post(
+        "/api/v1/tracing/warn", json={"case_ids": [first, second], "statuses": ["notified"]}
+    ).json()
+    assert (api["queued"], api["warned"]) == (3, 0)
+    assert tracing_tasks.warn_pending(env.factory, env.settings) == {
+        "warning_steps": 1,
+        "warning_jobs_done": 1,
+    }
+    with env.session() as s:
+        assert len(_warnings(s)) == 4  # A and C once more, as asked
+    # Done jobs go with the retention of the cases they name.
+    later = utcnow() + timedelta(days=200)
+    purged = tracing_tasks.purge_job(env.factory, now=later, retention_days=90)
+    assert (purged["cases"], purged["warning_jobs"]) == (2, 2)
+    assert tracer.get("/api/v1/tracing/warnings").json() == []
+
+
 def test_the_contacts_of_several_cases_are_warned_once_each(
     env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -763,14 +828,6 @@ def test_the_contacts_of_several_cases_are_warned_once_each(
     with env.session() as s:
         assert _warnings(s) == []
     chosen = {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"}
-    # More contact rows than one request may mark: refused, nothing sent.
-    monkeypatch.setattr("phongdich.tracing.service.WARN_LIMIT", 2)
-    too_many = post(tracer, "/officials/tracing/warn", chosen)
-    assert too_many.status_code == 422
-    assert "Các ca đã chọn có 3 lượt người tiếp xúc cần cảnh báo, quá 2" in too_many.text
-    with env.session() as s:
-        assert _warnings(s) == []
-    monkeypatch.undo()
     r = post(tracer, "/officials/tracing/warn", chosen)
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/officials/tracing?done=warned&n=2&no_phone=0"

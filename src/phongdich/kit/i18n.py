@@ -526,12 +526,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You were at {place} from {visit_start} to {visit_end}; a case was there from {start} "
         "to {end} ({minutes} minutes in common).",
     ),
-    "error.warn_too_many": (
-        "Các ca đã chọn có {rows} lượt người tiếp xúc cần cảnh báo, quá {limit} cho một lần gửi;"
-        " hãy chọn ít ca hơn.",
-        "The selected cases have {rows} contact entries to warn, more than {limit} at once;"
-        " select fewer cases.",
-    ),
     "error.no_case_selected": (
         "Chưa chọn ca bệnh nào: đánh dấu các ca cần cảnh báo trong danh sách.",
         "No case selected: tick the cases to warn in the list.",

@@ -153,3 +153,40 @@ class ExposurePlace(Base):
         Index("ix_exposure_places_published", "published_at"),
         Index("ix_exposure_places_case", "case_id"),
     )
+
+
+class WarningJob(Base):
+    """A warning too large for one request (``WARN_LIMIT`` rows): the selection as the tracer
+    sent it, warned by the tracing queue in steps of people (``after_person_id`` is how far it
+    got), each step in its own transaction, so a stopped worker loses one step at most."""
+
+    __tablename__ = "warning_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    official_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("officials.id", ondelete="SET NULL")
+    )
+    case_ids: Mapped[str] = mapped_column(Text)  # JSON list of case ids
+    channels: Mapped[str] = mapped_column(String(40))  # comma-separated: sms, ott
+    level: Mapped[int | None] = mapped_column(Integer)  # none: every level
+    statuses: Mapped[str] = mapped_column(String(120))  # comma-separated follow-up statuses
+    rows: Mapped[int] = mapped_column(Integer)  # contact rows to warn, counted when asked
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    after_person_id: Mapped[int] = mapped_column(BigId, default=0, server_default=text("0"))
+    # Figures so far: people warned, rows marked, people without a phone, rows skipped.
+    warned: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    contacts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    no_phone: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # A worker's claim (a claim older than the lease is taken over) and the end.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_warning_jobs_open",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+    )

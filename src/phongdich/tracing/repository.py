@@ -15,7 +15,7 @@ from phongdich.db import bulk
 from phongdich.db.raw import Pending, RawSql
 from phongdich.geo.repository import subtree_codes
 from phongdich.people.models import HouseholdMember, Person
-from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace, WarningJob
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import LONGEST_VISIT
 
@@ -967,9 +967,15 @@ class TracingRepository:
                 out.setdefault(pid, phone)
         return out
 
-    def warn_rows(self, case_ids: Collection[int], level: int | None) -> list[WarnRow]:
-        """The contact rows of these cases (of ``level``, or all) as a warning needs them,
-        without their evidence: a line list's can be a million."""
+    def warn_rows(
+        self,
+        case_ids: Collection[int],
+        level: int | None,
+        people: tuple[int, int] | None = None,
+    ) -> list[WarnRow]:
+        """The contact rows of these cases (of ``level``, or all; of the people whose id is
+        in ``people`` = (after, up to), or all) as a warning needs them, without their
+        evidence: a line list's can be a million."""
         out: list[WarnRow] = []
         postgresql = bulk.is_postgresql(self.session)
         for part in bulk.id_chunks(case_ids, postgresql):
@@ -988,8 +994,73 @@ class TracingRepository:
             )
             if level is not None:
                 stmt = stmt.where(Contact.level == level)
+            if people is not None:
+                stmt = stmt.where(Contact.person_id > people[0], Contact.person_id <= people[1])
             out += [WarnRow(*row) for row in self.session.execute(stmt)]
         return out
+
+    def next_people(
+        self, case_ids: Collection[int], level: int | None, after: int, limit: int
+    ) -> list[int]:
+        """The ``limit`` lowest ids, above ``after``, of people listed by these cases (at
+        ``level``, or any): a warning job's next step."""
+        found: set[int] = set()
+        postgresql = bulk.is_postgresql(self.session)
+        for part in bulk.id_chunks(case_ids, postgresql):
+            stmt = (
+                select(Contact.person_id)
+                .where(bulk.id_in(Contact.case_id, part, postgresql), Contact.person_id > after)
+                .distinct()
+                .order_by(Contact.person_id)
+                .limit(limit)
+            )
+            if level is not None:
+                stmt = stmt.where(Contact.level == level)
+            found.update(self.session.scalars(stmt))
+        return sorted(found)[:limit]
+
+    def add_warning_job(self, job: WarningJob) -> WarningJob:
+        self.session.add(job)
+        self.session.flush()
+        return job
+
+    def claim_warning_job(self, now: datetime, stale_before: datetime) -> int | None:
+        """Claim (mark with ``now``) the oldest warning job not done that no worker claimed
+        since ``stale_before``, in one statement: two workers never take the same job."""
+        waiting = (
+            select(WarningJob.id)
+            .where(
+                WarningJob.done_at.is_(None),
+                or_(WarningJob.claimed_at.is_(None), WarningJob.claimed_at < stale_before),
+            )
+            .order_by(WarningJob.id)
+            .limit(1)
+        )
+        # Nearly always none waits: a read first keeps an idle queue off SQLite's write lock.
+        if self.session.scalar(waiting) is None:
+            return None
+        if self.session.get_bind().dialect.name == "postgresql":
+            waiting = waiting.with_for_update(skip_locked=True)
+        stmt = (
+            update(WarningJob)
+            .where(WarningJob.id.in_(waiting.scalar_subquery()))
+            .values(claimed_at=now)
+            .returning(WarningJob.id)
+        )
+        return self.session.scalar(stmt)
+
+    def warning_jobs(self, official_id: int, since: datetime) -> list[WarningJob]:
+        """This official's warning jobs not done, or done since ``since``, newest first."""
+        stmt = (
+            select(WarningJob)
+            .where(
+                WarningJob.official_id == official_id,
+                or_(WarningJob.done_at.is_(None), WarningJob.done_at >= since),
+            )
+            .order_by(WarningJob.id.desc())
+            .limit(20)
+        )
+        return list(self.session.scalars(stmt))
 
     def count_warn_rows(
         self, case_ids: Collection[int], level: int | None, statuses: Collection[str]
@@ -1185,7 +1256,8 @@ class TracingRepository:
     def purge_cases_before(self, before: datetime, chunk: int = 500) -> dict[str, int]:
         """Delete the cases whose infectious window ended, and which were entered and last
         traced, before ``before``, with their contacts, hand-named or shared contacts and
-        exposure places (rows of other domains that point at a case go by ON DELETE CASCADE)."""
+        exposure places (rows of other domains that point at a case go by ON DELETE CASCADE),
+        and the warning jobs done before it."""
         stmt = (
             select(Case.id)
             .where(
@@ -1209,6 +1281,12 @@ class TracingRepository:
                 removed[name] += result.rowcount  # type: ignore[attr-defined]
             result = self.session.execute(delete(Case).where(Case.id.in_(part)))
             removed["cases"] += result.rowcount  # type: ignore[attr-defined]
+        # Warning jobs name cases: those done before the same cut go with them.
+        result = self.session.execute(
+            delete(WarningJob).where(WarningJob.done_at.is_not(None), WarningJob.done_at < before)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            removed["warning_jobs"] = result.rowcount  # type: ignore[attr-defined]
         return removed
 
     def counts_by_source(self, case_id: int) -> dict[int, dict[str, int]]:

@@ -26,6 +26,7 @@ from phongdich.tracing.schemas import (
     TraceOut,
     WarnCasesIn,
     WarnIn,
+    WarningJobOut,
 )
 from phongdich.tracing.service import TracingService
 from phongdich.web.deps import (
@@ -283,7 +284,8 @@ def warn(
 
 @router.post(
     "/warn",
-    summary="Warn the contacts of several cases by SMS / OTT, one message per person",
+    summary="Warn the contacts of several cases by SMS / OTT, one message per person; over "
+    "100,000 rows the warning is queued (``queued`` rows, ``job``)",
 )
 def warn_cases(
     body: WarnCasesIn,
@@ -295,6 +297,32 @@ def warn_cases(
     service = TracingService(db, settings)
     cases = service.cases_for(official, body.case_ids)
     return service.warn_cases(principal, official, cases, body.channels, body.level, body.statuses)
+
+
+@router.get(
+    "/warnings",
+    response_model=list[WarningJobOut],
+    summary="The official's queued warnings, running or done in the last day, newest first",
+)
+def warning_jobs(
+    official: OfficialDep, db: SessionDep, settings: SettingsDep
+) -> list[WarningJobOut]:
+    return [
+        WarningJobOut(
+            id=job.id,
+            case_ids=json.loads(job.case_ids),
+            channels=job.channels.split(","),
+            level=job.level,
+            rows=job.rows,
+            created_at=job.created_at,
+            warned=job.warned,
+            contacts=job.contacts,
+            no_phone=job.no_phone,
+            skipped=job.skipped,
+            done_at=job.done_at,
+        )
+        for job in TracingService(db, settings).warning_jobs(official)
+    ]
 
 
 @router.post(

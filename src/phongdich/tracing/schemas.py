@@ -122,3 +122,20 @@ class WarnCasesIn(WarnIn):
     """Warn the contacts of several cases (a line list's): one message per person."""
 
     case_ids: list[int] = Field(min_length=1, max_length=2_000)
+
+
+class WarningJobOut(BaseModel):
+    """A warning too large for one request, sent by the tracing queue in steps of people."""
+
+    id: int
+    case_ids: list[int]
+    channels: list[str]
+    level: int | None
+    rows: int  # contact rows to warn, counted when asked
+    created_at: datetime
+    # So far: people warned, rows marked, people without a phone, rows skipped for status.
+    warned: int
+    contacts: int
+    no_phone: int
+    skipped: int
+    done_at: datetime | None

@@ -22,7 +22,7 @@ from phongdich.kit.pagination import Page, PageParams
 from phongdich.people.models import Person
 from phongdich.tracing import rules
 from phongdich.tracing.line_list import CaseEntry
-from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace, WarningJob
 from phongdich.tracing.repository import CaseRange, TracingRepository, Trip, VisitRow, WarnRow
 from phongdich.visits.rules import OUT_AUTOMATIC, OUT_SUPERSEDED, longest_visit
 
@@ -58,6 +58,8 @@ BATCH_LIMIT = 2_000
 # 98,483 rows of 100 cases took 4.3 s and about 300 MB; 999,434 rows of 1,000 cases, 43.6 s and
 # about 1.7 GB, too long for a request.
 WARN_LIMIT = 100_000
+# People one step of a warning job warns, in one transaction (a few seconds at that scale).
+WARN_STEP_PEOPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -799,7 +801,8 @@ class TracingService:
     ) -> dict[str, int]:
         """Queue a templated warning to each matching contact of the case (``warn_cases``)."""
         counts = self.warn_cases(principal, official, [case], channels, level, statuses)
-        return {k: counts[k] for k in ("warned", "no_phone", "skipped")}
+        keys = ("warned", "no_phone", "skipped", "queued", "job")
+        return {k: counts[k] for k in keys if k in counts}
 
     def warn_cases(
         self,
@@ -817,19 +820,96 @@ class TracingService:
         marked with it. The text names the place and the day, never the case. People without
         a phone are reached through a phone of their household; nobody's e-mail is known, so
         e-mail is not offered. Counts people warned and without a phone, rows marked
-        (``contacts``) and rows skipped for their status."""
+        (``contacts``) and rows skipped for their status. More than ``WARN_LIMIT`` rows are
+        left to the tracing queue as a warning job (``warn_step``): then ``queued`` counts
+        the rows and ``job`` names it, and nothing is sent yet."""
         if not channels or any(channel not in ("sms", "ott") for channel in channels):
             raise Invalid("error.warn_channel")
         if len(cases) > BATCH_LIMIT:
             raise Invalid("error.batch_too_large", limit=BATCH_LIMIT)
+        case_ids = [c.id for c in cases]
+        wanted = self.repo.count_warn_rows(case_ids, level, statuses)
+        if wanted > WARN_LIMIT:
+            job = self.repo.add_warning_job(
+                WarningJob(
+                    official_id=official.id,
+                    case_ids=json.dumps(case_ids),
+                    channels=",".join(channels),
+                    level=level,
+                    statuses=",".join(statuses),
+                    rows=wanted,
+                )
+            )
+            counts = {"cases": len(cases), "queued": wanted, "job": job.id}
+            detail = json.dumps(counts, ensure_ascii=False)
+            for case in cases:
+                self.accounts.audit(principal, "warn_contacts_queued", "case", case.id, detail)
+            return {**counts, "warned": 0, "contacts": 0, "no_phone": 0, "skipped": 0}
+        counts = {"cases": len(cases), **self._warn(case_ids, channels, level, statuses)}
+        detail = json.dumps(counts, ensure_ascii=False)
+        for case in cases:
+            self.accounts.audit(principal, "warn_contacts", "case", case.id, detail)
+        return counts
+
+    def warn_step(self, job: WarningJob, people: int = WARN_STEP_PEOPLE) -> bool:
+        """Warn the next ``people`` people of a warning job as ``warn_cases`` would have, and
+        record how far it got; done (``done_at``, audited as the official who asked) when none
+        is left. Whether anything is left."""
+        case_ids = [int(i) for i in json.loads(job.case_ids)]
+        after = job.after_person_id
+        ids = self.repo.next_people(case_ids, job.level, after, people)
+        if not ids:
+            job.done_at = utcnow()
+            job.claimed_at = None
+            official = self.session.get(Official, job.official_id) if job.official_id else None
+            principal = Principal("official", official=official) if official else None
+            detail = json.dumps(
+                {
+                    "job": job.id,
+                    "warned": job.warned,
+                    "contacts": job.contacts,
+                    "no_phone": job.no_phone,
+                    "skipped": job.skipped,
+                },
+                ensure_ascii=False,
+            )
+            for case_id in case_ids:
+                self.accounts.audit(principal, "warn_contacts", "case", case_id, detail)
+            return False
+        counts = self._warn(
+            case_ids,
+            job.channels.split(","),
+            job.level,
+            job.statuses.split(","),
+            (after, ids[-1]),
+        )
+        job.after_person_id = ids[-1]
+        job.warned += counts["warned"]
+        job.contacts += counts["contacts"]
+        job.no_phone += counts["no_phone"]
+        job.skipped += counts["skipped"]
+        job.claimed_at = None
+        return True
+
+    def warning_jobs(self, official: Official) -> list[WarningJob]:
+        """The official's warning jobs still running or finished in the last day."""
+        return self.repo.warning_jobs(official.id, utcnow() - timedelta(days=1))
+
+    def _warn(
+        self,
+        case_ids: Sequence[int],
+        channels: Sequence[str],
+        level: int | None,
+        statuses: Sequence[str],
+        people: tuple[int, int] | None = None,
+    ) -> dict[str, int]:
+        """``warn_cases``' work: the rows of these cases (of the people with ids in
+        ``people`` = (after, up to), or all), one message per person, rows marked."""
         from phongdich.notify.service import Notifier
 
-        wanted = self.repo.count_warn_rows([c.id for c in cases], level, statuses)
-        if wanted > WARN_LIMIT:
-            raise Invalid("error.warn_too_many", rows=wanted, limit=WARN_LIMIT)
-        counts = {"cases": len(cases), "warned": 0, "contacts": 0, "no_phone": 0, "skipped": 0}
+        counts = {"warned": 0, "contacts": 0, "no_phone": 0, "skipped": 0}
         listed: dict[int, list[WarnRow]] = {}
-        for row in self.repo.warn_rows([c.id for c in cases], level):
+        for row in self.repo.warn_rows(case_ids, level, people):
             if row.status in statuses:
                 listed.setdefault(row.person_id, []).append(row)
             else:
@@ -867,9 +947,6 @@ class TracingService:
         ]
         self.repo.update_contacts(marks)
         counts["warned"], counts["contacts"] = len(strongest), len(marks)
-        detail = json.dumps(counts, ensure_ascii=False)
-        for case in cases:
-            self.accounts.audit(principal, "warn_contacts", "case", case.id, detail)
         return counts
 
     # Published exposure places ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Scheduled tracing jobs: the tracing queue (cases of line lists, traced in the background:
-every F1 first, then each case's F2) and the retention of cases and everything traced from
-them."""
+every F1 first, then each case's F2), the warnings too large for a request, and the retention
+of cases and everything traced from them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from phongdich.config import Settings
 from phongdich.db.session import unit_of_work
 from phongdich.kit.clock import utcnow
+from phongdich.tracing.models import WarningJob
 from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.service import TracingService
 
@@ -57,6 +58,40 @@ def trace_pending(
             done[key] += len(cases)
             if progress is not None:
                 progress(len(cases))
+    return {k: n for k, n in done.items() if n}
+
+
+def warn_pending(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    budget_seconds: float | None = 50.0,
+    people: int | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> dict[str, int]:
+    """Warn the warning jobs too large for a request (``TracingService.warn_cases``), one step
+    of people per transaction (``warn_step``), oldest job first, until none is left or
+    ``budget_seconds`` are spent. A job is claimed in a transaction of its own before each
+    step, so workers sharing the database never warn the same people twice. ``progress`` is
+    told the people each step warned."""
+    started = time.monotonic()
+    done = {"warning_steps": 0, "warning_jobs_done": 0}
+    while budget_seconds is None or time.monotonic() - started < budget_seconds:
+        now = utcnow()
+        with unit_of_work(factory) as session:
+            job_id = TracingRepository(session).claim_warning_job(now, now - CLAIM_LEASE)
+        if job_id is None:
+            break
+        with unit_of_work(factory) as session:
+            job = session.get(WarningJob, job_id)
+            if job is None or job.done_at is not None:
+                continue
+            before = job.warned
+            service = TracingService(session, settings)
+            more = service.warn_step(job) if people is None else service.warn_step(job, people)
+            warned = job.warned - before
+        done["warning_steps" if more else "warning_jobs_done"] += 1
+        if progress is not None and more:
+            progress(warned)
     return {k: n for k, n in done.items() if n}
 
 

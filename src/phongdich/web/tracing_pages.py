@@ -105,6 +105,12 @@ DONE: dict[str, tuple[str, str]] = {
         "Warnings queued for %(n)s contacts; %(no_phone)s have no phone (their household's"
         " included).",
     ),
+    "warn_queued": (
+        "Cảnh báo lớn (%(n)s dòng tiếp xúc) đã được xếp vào hàng đợi: hệ thống gửi dần trong nền,"
+        " mỗi người một tin; tiến độ ở mục “Cảnh báo đang gửi” của trang truy vết.",
+        "A large warning (%(n)s contact rows) is queued: it is sent in the background, one"
+        " message per person; see “Warnings being sent” on the tracing page.",
+    ),
     "published": (
         "Đã công bố thêm %(n)s địa điểm và khung giờ ca bệnh đã đến (không kèm thông tin cá nhân).",
         "Published %(n)s more places and times the case visited (no personal data).",
@@ -328,6 +334,19 @@ def _home(
             principal, official, PageParams(page, CASE_LIST_SIZE), waiting
         ),
         "waiting": waiting,
+        "warning_jobs": [
+            {
+                "id": job.id,
+                "created_at": job.created_at,
+                "cases": len(json.loads(job.case_ids)),
+                "rows": job.rows,
+                "contacts": job.contacts,
+                "warned": job.warned,
+                "no_phone": job.no_phone,
+                "done_at": job.done_at,
+            }
+            for job in tracing.warning_jobs(official)
+        ],
     }
     people = OfficialPeopleService(db, settings)
     try:
@@ -796,8 +815,8 @@ def tracing_warn(
         counts = service.warn(principal, official, case, channels or [], _level(request, level))
     except DomainError as exc:
         return _case_error(request, principal, official, db, settings, case_id, exc)
-    figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
-    return redirect(_case_url(case_id, done="warned", figures=figures))
+    done, figures = _warned(counts)
+    return redirect(_case_url(case_id, done=done, figures=figures))
 
 
 @router.post("/officials/tracing/warn", response_class=HTMLResponse)
@@ -822,8 +841,15 @@ def tracing_warn_cases(
         )
     except DomainError as exc:
         return _home_error(request, principal, official, db, settings, exc)
-    figures = {"n": counts["warned"], "no_phone": counts["no_phone"]}
-    return redirect(f"/officials/tracing?{urlencode(_return_params({}, 'warned', figures))}")
+    done, figures = _warned(counts)
+    return redirect(f"/officials/tracing?{urlencode(_return_params({}, done, figures))}")
+
+
+def _warned(counts: dict[str, int]) -> tuple[str, dict[str, int]]:
+    """The notice after a warning: sent, or queued as a job (too large for a request)."""
+    if "queued" in counts:
+        return "warn_queued", {"n": counts["queued"]}
+    return "warned", {"n": counts["warned"], "no_phone": counts["no_phone"]}
 
 
 @router.post("/officials/tracing/cases/{case_id}/publish", response_class=HTMLResponse)
