@@ -31,6 +31,7 @@ def test_trace_benchmark_measures_every_size() -> None:
             "bulk_f1_s",
             "f1_in_db_p50_ms",
             "bulk_in_db_s",
+            "f1_us_per_contact_p50",
         ):
             assert size[key] > 0, key
         assert size["f1_p99_ms"] >= size["f1_p50_ms"]
@@ -48,6 +49,10 @@ def test_trace_benchmark_measures_every_size() -> None:
     assert 0 < sizes[-1]["bulk_in_db_pairs"] <= sizes[-1]["bulk_contacts"]
     assert sizes[-1]["candidate_visits_p50"] >= sizes[0]["candidate_visits_p50"]
     assert result["growth_f1_p50_1m_to_10m"] is None  # neither size was measured
+    assert result["growth_f1_us_per_contact_1m_to_10m"] is None
+    # Per contact: no more than the whole trace of a case with at least one F1.
+    last = sizes[-1]
+    assert last["f1_us_per_contact_p50"] / 1000 <= last["f1_p99_ms"]
     assert set(result["targets"]["met"]) == {
         "f1_p50_ms_at_10m",
         "growth_f1_p50_1m_to_10m_max",
