@@ -6,8 +6,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
@@ -1036,18 +1048,8 @@ class TracingRepository:
             .order_by(WarningJob.id)
             .limit(1)
         )
-        # Nearly always none waits: a read first keeps an idle queue off SQLite's write lock.
-        if self.session.scalar(waiting) is None:
-            return None
-        if self.session.get_bind().dialect.name == "postgresql":
-            waiting = waiting.with_for_update(skip_locked=True)
-        stmt = (
-            update(WarningJob)
-            .where(WarningJob.id.in_(waiting.scalar_subquery()))
-            .values(claimed_at=now)
-            .returning(WarningJob.id)
-        )
-        return self.session.scalar(stmt)
+        claimed = self._claim(WarningJob, WarningJob.claimed_at, waiting, now)
+        return claimed[0] if claimed else None
 
     def warning_jobs(self, official_id: int, since: datetime) -> list[WarningJob]:
         """This official's warning jobs not done, or done since ``since``, newest first."""
@@ -1151,6 +1153,17 @@ class TracingRepository:
             .order_by(Case.id)
             .limit(limit)
         )
+        return self._claim(Case, Case.trace_claimed_at, waiting, now)
+
+    def _claim(
+        self,
+        model: type[Case] | type[WarningJob],
+        column: InstrumentedAttribute[datetime | None],
+        waiting: Select[int],
+        now: datetime,
+    ) -> list[int]:
+        """Mark the rows ``waiting`` selects (ids of ``model``) as claimed at ``now``
+        (``column``), in one statement, and return their ids."""
         # Most seconds nothing waits: a read first, so that an idle queue never takes SQLite's
         # write lock from check-ins.
         if self.session.scalar(waiting.limit(1)) is None:
@@ -1158,10 +1171,10 @@ class TracingRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             waiting = waiting.with_for_update(skip_locked=True)
         stmt = (
-            update(Case)
-            .where(Case.id.in_(waiting.scalar_subquery()))
-            .values(trace_claimed_at=now)
-            .returning(Case.id)
+            update(model)
+            .where(model.id.in_(waiting.scalar_subquery()))
+            .values({column.key: now})
+            .returning(model.id)
         )
         return sorted(self.session.scalars(stmt))
 
