@@ -759,6 +759,7 @@ def test_a_warning_too_large_for_a_request_is_sent_by_the_queue_in_steps(
     assert "Cảnh báo lớn (3 dòng tiếp xúc) đã được xếp vào hàng đợi" in home
     job_row = home.split('<tr data-job="', 1)[1].split("</tr>", 1)[0]
     assert "Đang gửi" in job_row
+    assert "0 / 3" in job_row  # contact rows done so far, of the rows asked
     with env.session() as s:
         assert _warnings(s) == []
         assert {c.status for c in s.scalars(select(Contact))} == {"to_call"}
@@ -786,7 +787,9 @@ def test_a_warning_too_large_for_a_request_is_sent_by_the_queue_in_steps(
     assert (jobs[0]["rows"], jobs[0]["warned"], jobs[0]["contacts"]) == (3, 2, 3)
     assert jobs[0]["case_ids"] == [first, second]
     assert jobs[0]["done_at"] is not None
-    assert "Xong lúc" in tracer.get("/officials/tracing", headers=HTML).text
+    done_row = tracer.get("/officials/tracing", headers=HTML).text.split('<tr data-job="')[1]
+    assert "Xong lúc" in done_row
+    assert "3 / 3" in done_row.split("</tr>", 1)[0]
     # The API queues the same way.
     api = tracer.post(
         "/api/v1/tracing/warn", json={"case_ids": [first, second], "statuses": ["notified"]}

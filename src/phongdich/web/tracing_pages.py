@@ -187,12 +187,13 @@ def _done(request: Request, lang: str) -> str | None:
     figures = {}
     for name in DONE_FIGURES:
         value = request.query_params.get(name, "")
-        figures[name] = (
-            f"{int(value):,}".replace(",", "." if lang == "vi" else ",")
-            if (value.isdigit() and len(value) <= 9)
-            else "0"
-        )
+        figures[name] = _num(int(value), lang) if value.isdigit() and len(value) <= 9 else "0"
     return pick(DONE[done], lang) % figures
+
+
+def _num(value: int, lang: str) -> str:
+    """A count with thousands separated the language's way (Vietnamese: 998.270)."""
+    return f"{value:,}".replace(",", "." if lang == "vi" else ",")
 
 
 def _field(request: Request, name: str) -> str:
@@ -323,6 +324,7 @@ def _home(
         "unit_code": "",
     }
     tracing = TracingService(db, settings)
+    lang = _lang(request)
     ctx: dict[str, Any] = {
         "q": q,
         "unit": unit,
@@ -338,11 +340,11 @@ def _home(
             {
                 "id": job.id,
                 "created_at": job.created_at,
-                "cases": len(json.loads(job.case_ids)),
-                "rows": job.rows,
-                "contacts": job.contacts,
-                "warned": job.warned,
-                "no_phone": job.no_phone,
+                "cases": _num(len(json.loads(job.case_ids)), lang),
+                "rows": _num(job.rows, lang),
+                "contacts": _num(job.contacts, lang),
+                "warned": _num(job.warned, lang),
+                "no_phone": _num(job.no_phone, lang),
                 "done_at": job.done_at,
             }
             for job in tracing.warning_jobs(official)
