@@ -743,7 +743,7 @@ def test_a_commune_station_follows_up_the_contacts_handed_to_it(
 def test_a_warning_too_large_for_a_request_is_sent_by_the_queue_in_steps(
     env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Over ``WARN_LIMIT`` rows the request queues a warning job and sends nothing; the queue
+    """Over ``warn_request_rows`` rows the request queues a warning job and sends nothing; the queue
     warns it a step of people per transaction, each person once (C, contact of both cases,
     gets one message on both rows), shows its progress and audits it when done."""
     ids = world_with_phones(env, make_client)
@@ -751,7 +751,7 @@ def test_a_warning_too_large_for_a_request_is_sent_by_the_queue_in_steps(
     first, _page = enter_case(tracer, ids["f0"])
     second = open_case(tracer, ids["b"]).json()["id"]
     chosen = {"case_ids": [str(first), str(second)], "channels": "sms", "level": "1"}
-    monkeypatch.setattr("phongdich.tracing.service.WARN_LIMIT", 2)  # the cases have 3 rows
+    monkeypatch.setattr(env.settings, "warn_request_rows", 2)  # the cases have 3 rows
     r = post(tracer, "/officials/tracing/warn", chosen)
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/officials/tracing?done=warn_queued&n=3"

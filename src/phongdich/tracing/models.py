@@ -156,9 +156,10 @@ class ExposurePlace(Base):
 
 
 class WarningJob(Base):
-    """A warning too large for one request (``WARN_LIMIT`` rows): the selection as the tracer
-    sent it, warned by the tracing queue in steps of people (``after_person_id`` is how far it
-    got), each step in its own transaction, so a stopped worker loses one step at most."""
+    """A warning too large for one request (``Settings.warn_request_rows``): the selection as
+    the tracer sent it, warned by the tracing queue in steps of people (``after_person_id`` is
+    how far it got), each step in its own transaction, so a stopped worker loses one step at
+    most."""
 
     __tablename__ = "warning_jobs"
 

@@ -54,12 +54,6 @@ Link = rules.ContactLink
 
 # The most cases one batch (a day's line list) may enter at once.
 BATCH_LIMIT = 2_000
-# The most contact rows one warning request marks. Measured on 10 M visits with SQLite (scratch):
-# 98,483 rows of 100 cases took 4.3 s and about 300 MB; 999,434 rows of 1,000 cases, 43.6 s and
-# about 1.7 GB, too long for a request.
-WARN_LIMIT = 100_000
-# People one step of a warning job warns, in one transaction (a few seconds at that scale).
-WARN_STEP_PEOPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -820,7 +814,7 @@ class TracingService:
         marked with it. The text names the place and the day, never the case. People without
         a phone are reached through a phone of their household; nobody's e-mail is known, so
         e-mail is not offered. Counts people warned and without a phone, rows marked
-        (``contacts``) and rows skipped for their status. More than ``WARN_LIMIT`` rows are
+        (``contacts``) and rows skipped for their status. More than ``warn_request_rows`` rows are
         left to the tracing queue as a warning job (``warn_step``): then ``queued`` counts
         the rows and ``job`` names it, and nothing is sent yet."""
         if not channels or any(channel not in ("sms", "ott") for channel in channels):
@@ -829,7 +823,7 @@ class TracingService:
             raise Invalid("error.batch_too_large", limit=BATCH_LIMIT)
         case_ids = [c.id for c in cases]
         wanted = self.repo.count_warn_rows(case_ids, level, statuses)
-        if wanted > WARN_LIMIT:
+        if wanted > self.settings.warn_request_rows:
             job = self.repo.add_warning_job(
                 WarningJob(
                     official_id=official.id,
@@ -851,13 +845,15 @@ class TracingService:
             self.accounts.audit(principal, "warn_contacts", "case", case.id, detail)
         return counts
 
-    def warn_step(self, job: WarningJob, people: int = WARN_STEP_PEOPLE) -> bool:
-        """Warn the next ``people`` people of a warning job as ``warn_cases`` would have, and
-        record how far it got; done (``done_at``, audited as the official who asked) when none
-        is left. Whether anything is left."""
+    def warn_step(self, job: WarningJob, people: int | None = None) -> bool:
+        """Warn the next ``people`` (default ``Settings.warn_step_people``) people of a warning
+        job as ``warn_cases`` would have, and record how far it got; done (``done_at``, audited
+        as the official who asked) when none is left. Whether anything is left."""
         case_ids = [int(i) for i in json.loads(job.case_ids)]
         after = job.after_person_id
-        ids = self.repo.next_people(case_ids, job.level, after, people)
+        ids = self.repo.next_people(
+            case_ids, job.level, after, people or self.settings.warn_step_people
+        )
         if not ids:
             job.done_at = utcnow()
             job.claimed_at = None

@@ -87,7 +87,7 @@ def warn_pending(
                 continue
             before = job.warned
             service = TracingService(session, settings)
-            more = service.warn_step(job) if people is None else service.warn_step(job, people)
+            more = service.warn_step(job, people)
             warned = job.warned - before
         done["warning_steps" if more else "warning_jobs_done"] += 1
         if progress is not None and more:
