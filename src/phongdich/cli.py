@@ -305,6 +305,10 @@ def bench(
         str | None, typer.Option(help="checkpoints: a database to fill (default: temporary SQLite)")
     ] = None,
     full: Annotated[bool, typer.Option(help="trace: also 100 M visits")] = False,
+    checkpoints: Annotated[
+        int | None,
+        typer.Option(help="trace: this many checkpoints at every size (default: 1 per 100 visits)"),
+    ] = None,
     people: Annotated[int, typer.Option(help="proximity-quality: people simulated")] = 1000,
     days: Annotated[int, typer.Option(help="proximity-quality: UTC days simulated")] = 3,
     seed: Annotated[int, typer.Option(help="proximity-quality: random seed")] = 2021,
@@ -342,7 +346,11 @@ def bench(
 
         if db not in ("sqlite", "postgresql"):
             _fail(f"--db must be sqlite or postgresql, not {db!r}")
-        result = bench_trace.run(db=db, visits=count or 10_000_000, full=full)
+        if checkpoints is not None and checkpoints < 1:
+            _fail("--checkpoints must be at least 1")
+        result = bench_trace.run(
+            db=db, visits=count or 10_000_000, full=full, checkpoints=checkpoints
+        )
     elif name == "match":
         from phongdich.bench import match as bench_match
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from phongdich.bench.trace import plan_sizes, run
+import pytest
+
+from phongdich.bench.trace import Layout, layout, plan_sizes, run
 
 
 def test_sizes_grow_up_to_the_requested_visits() -> None:
@@ -13,12 +15,31 @@ def test_sizes_grow_up_to_the_requested_visits() -> None:
     assert plan_sizes(50_000, (20_000, 50_000), False) == [20_000, 50_000]
 
 
+def test_each_size_is_a_province_with_the_reference_shape() -> None:
+    # 10 M visits: the reference layout itself.
+    assert layout(10_000_000) == Layout(100_000, 50.0, 1_000)
+    # Smaller and larger provinces: as many visits per checkpoint, the same shape.
+    assert layout(1_000_000) == Layout(10_000, 5.0, 100)
+    assert layout(100_000_000) == Layout(1_000_000, 500.0, 10_000)
+    assert layout(20_000) == Layout(200, 1.0, 2)  # the offset is at least 1
+    assert layout(50) == Layout(1, 1.0, 1)
+    # A fixed count keeps the reference's offset: the same venues, more crowded.
+    assert layout(1_000_000, 100_000) == layout(10_000_000, 100_000) == Layout(100_000, 50.0, 1_000)
+    assert layout(1_000_000, 50) == Layout(50, 50.0, 50)
+    with pytest.raises(ValueError, match="at least 1"):
+        layout(1_000_000, 0)
+
+
 def test_trace_benchmark_measures_every_size() -> None:
-    result = run(db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20, probes=60)
+    result = run(
+        db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20, probes=60, f1f2_budget_s=2
+    )
     assert result["bench"] == "trace"
     assert result["db"] == "sqlite"
     sizes = result["sizes"]
     assert [s["visits"] for s in sizes] == [20_000, 50_000]
+    assert [s["checkpoints"] for s in sizes] == [200, 500]  # a province of its own each
+    assert [s["zipf_q"] for s in sizes] == [1.0, 1.0]
     for size in sizes:
         for key in (
             "load_s",
@@ -42,12 +63,10 @@ def test_trace_benchmark_measures_every_size() -> None:
         assert size["f1_find_p50_ms"] >= size["bare_overlap_p50_ms"]
         # Every F1 + F2 timed went down to F2 (far fewer F1 than the level limit).
         assert size["f1f2_f2_untraced"] == 0
-    # Contacts were found, and more of them where visits are denser.
     assert sizes[-1]["contacts_per_case_p50"] > 0
     assert sizes[-1]["bulk_contacts"] > 0
     # The pairs the database counts are the contacts found from visits, a part of all found.
     assert 0 < sizes[-1]["bulk_in_db_pairs"] <= sizes[-1]["bulk_contacts"]
-    assert sizes[-1]["candidate_visits_p50"] >= sizes[0]["candidate_visits_p50"]
     assert result["growth_f1_p50_1m_to_10m"] is None  # neither size was measured
     assert result["growth_f1_us_per_contact_1m_to_10m"] is None
     # Per contact: no more than the whole trace of a case with at least one F1.
@@ -58,3 +77,20 @@ def test_trace_benchmark_measures_every_size() -> None:
         "growth_f1_p50_1m_to_10m_max",
         "bulk_1000_f1_s_at_10m",
     }
+
+
+def test_a_fixed_count_of_checkpoints_crowds_them() -> None:
+    result = run(
+        db="sqlite",
+        visits=40_000,
+        sizes=(10_000, 40_000),
+        cases=5,
+        probes=10,
+        checkpoints=50,
+        f1f2_budget_s=1,
+    )
+    sizes = result["sizes"]
+    assert [(s["checkpoints"], s["zipf_q"]) for s in sizes] == [(50, 50.0), (50, 50.0)]
+    assert result["data"]["checkpoints"].startswith("50 at every size")
+    # The same venues, four times the visits: a case meets more people there.
+    assert sizes[1]["candidate_visits_p50"] > sizes[0]["candidate_visits_p50"]

@@ -3,11 +3,15 @@
 A fresh database (a temporary SQLite file, or a throw-away PostgreSQL server) is migrated and
 filled with synthetic data in bulk — never row by row through the ORM:
 
-- 100,000 active checkpoints of the platform's types in the communes of Hà Nội, one entrance
-  each; popularity is skewed as real venues are (Zipf–Mandelbrot: the checkpoint of popularity
-  rank r gets visits in proportion to 1 / (r + 50); the 1,000 most popular are places crowds
+- active checkpoints of the platform's types in the communes of Hà Nội, one entrance each,
+  one per 100 visits (1 M visits: 10,000; 10 M: 100,000, the layout of the reference
+  measurements; 100 M: 1,000,000); popularity is skewed as real venues are (Zipf–Mandelbrot:
+  the checkpoint of popularity rank r gets visits in proportion to 1 / (r + q), q = 50 at
+  100,000 checkpoints and scaled with their number; the most popular 1 % are places crowds
   pass through — markets, supermarkets, stations, hospitals, restaurants, tourist and religious
-  sites);
+  sites). A larger size is thus a larger province with as busy a market, and a case meets
+  about as many people at every size. ``checkpoints=`` (``--checkpoints``) keeps a fixed
+  number with q = 50 instead: the same venues ever more crowded;
 - people making about 2 visits a day over the last 14 days (8 to 48 visits each), with
   check-in hours typical of each kind of place (Vietnam time), stays bounded by the type's
   automatic check-out (``DEFAULT_DURATIONS``): 75 % scanned out, the rest closed
@@ -21,8 +25,8 @@ their own definitions afterwards, foreign-key checks are off for the load only (
 makes valid references), then the planner statistics are refreshed (PostgreSQL: ``VACUUM
 ANALYZE``, as autovacuum would; SQLite: ``ANALYZE`` with ``analysis_limit``).
 
-Sizes grow incrementally (1 M visits, measured, then up to 10 M, measured again; 100 M with
-``--full``). At each size:
+Each size is a province of its own, loaded into a fresh database (1 M visits, measured, then
+10 M, measured; 100 M with ``--full``). At each size:
 
 - ``f1``: 200 case-like people get a confirmed case (``TracingService.open_case``: window = the
   last 14 days) and ``TracingService.trace(case, depth=1)`` (found and stored by the database)
@@ -84,7 +88,15 @@ from phongdich.visits.rules import DEFAULT_DURATIONS, LONGEST_VISIT, OUT_AUTOMAT
 SIZES = (1_000_000, 10_000_000)
 FULL_SIZE = 100_000_000
 DAYS = 14
+# The reference layout (``performance-notes.md``): 10 M visits at 100,000 checkpoints over 14
+# days, popularity 1 / (rank + 50), the 1,000 most popular places where crowds pass through.
+# Each size is a province of its own with one checkpoint per 100 visits and the same shape of
+# popularity (the offset and the busy ranks scaled with the checkpoints): a larger province has
+# more markets, not a busier one, so a case meets about as many people at every size and the
+# growth from 1 M to 10 M measures the tables. ``checkpoints=`` keeps that many checkpoints at
+# every size with the reference's offset instead: the same venues, ever more crowded.
 CHECKPOINTS = 100_000
+VISITS_PER_CHECKPOINT = 100
 PROBES = 200  # cases timed one by one at each size
 CASE_VISITS = 20  # visits of a case-like person in the 14 days
 VISITS_RANGE = (8, 48)  # visits of everyone else (mean 28: two a day)
@@ -219,9 +231,18 @@ class Synth:
         return f"{self._days[d]} {h:02d}:{m:02d}:{s:02d}{self._suffix}"
 
     def checkpoints(
-        self, count: int, first_id: int, first_entrance: int, owner_id: int, communes: list[str]
+        self,
+        count: int,
+        first_id: int,
+        first_entrance: int,
+        owner_id: int,
+        communes: list[str],
+        q: float = ZIPF_Q,
+        busy: int = BUSY_RANKS,
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """(checkpoint rows, entrance rows); also the popularity ranking used for visits."""
+        """(checkpoint rows, entrance rows); also the popularity ranking used for visits: rank
+        r gets visits in proportion to 1 / (r + q), the ``busy`` first ranks are of
+        ``BUSY_TYPES``."""
         rng = self.rng
         by_rank = list(range(count))
         rng.shuffle(by_rank)  # by_rank[r] = index of the checkpoint of popularity rank r
@@ -230,11 +251,11 @@ class Synth:
         weights = [TYPE_WEIGHTS[n] for n in names]
         tail = rng.choices(names, weights=weights, k=count)
         for rank, index in enumerate(by_rank):
-            kinds[index] = BUSY_TYPES[rank % len(BUSY_TYPES)] if rank < BUSY_RANKS else tail[rank]
+            kinds[index] = BUSY_TYPES[rank % len(BUSY_TYPES)] if rank < busy else tail[rank]
         total = 0.0
         cum = []
         for rank in range(count):
-            total += 1.0 / (rank + ZIPF_Q)
+            total += 1.0 / (rank + q)
             cum.append(total)
         self.by_rank, self.cum = by_rank, cum
         self.cp_ids = [first_id + i for i in range(count)]
@@ -766,6 +787,7 @@ def measure(
     probes: int,
     cases: int,
     rng: random.Random,
+    f1f2_budget_s: float = F1F2_BUDGET_S,
 ) -> dict[str, Any]:
     factory = store.factory()
     chosen = rng.sample(pool, min(probes, len(pool)))
@@ -843,7 +865,7 @@ def measure(
             figures.contacts.append(f1)
             figures.f2_ranges.append(ranges)
             attempted = len(figures.f1f2) + len(figures.f1f2_errors)
-            within_budget = attempted < F1F2_MIN_CASES or f1f2_spent < F1F2_BUDGET_S
+            within_budget = attempted < F1F2_MIN_CASES or f1f2_spent < f1f2_budget_s
             if within_budget:
                 t0 = time.perf_counter()
                 try:
@@ -946,121 +968,164 @@ def plan_sizes(visits: int, sizes: Sequence[int] | None, full: bool) -> list[int
     return sorted(set(planned))
 
 
+@dataclass(frozen=True)
+class Layout:
+    """The checkpoints of one size and the shape of their popularity."""
+
+    checkpoints: int
+    zipf_q: float
+    busy_ranks: int
+
+
+def layout(size: int, fixed: int | None = None) -> Layout:
+    """One checkpoint per ``VISITS_PER_CHECKPOINT`` visits, the popularity offset and the busy
+    ranks scaled with them from the reference layout (at least 1 each); or ``fixed``
+    checkpoints with the reference's offset and busy ranks."""
+    if fixed is not None:
+        if fixed < 1:
+            raise ValueError("checkpoints must be at least 1")
+        return Layout(fixed, ZIPF_Q, min(BUSY_RANKS, fixed))
+    count = max(1, size // VISITS_PER_CHECKPOINT)
+    scale = count / CHECKPOINTS
+    return Layout(count, max(1.0, ZIPF_Q * scale), max(1, round(BUSY_RANKS * scale)))
+
+
 def run(
     db: str = "sqlite",
     visits: int = 1_000_000,
     sizes: Sequence[int] | None = None,
     full: bool = False,
     cases: int = 1000,
-    checkpoints: int = CHECKPOINTS,
+    checkpoints: int | None = None,
     probes: int = PROBES,
     seed: int = 2021,
+    f1f2_budget_s: float = F1F2_BUDGET_S,
 ) -> dict[str, Any]:
+    """Measure each planned size on a province of its own (a fresh database)."""
     if db not in ("sqlite", "postgresql"):
         raise ValueError(f"db must be sqlite or postgresql, not {db!r}")
     started = time.monotonic()
     planned = plan_sizes(visits, sizes, full)
-    log(f"{db}: sizes {', '.join(f'{s:,}' for s in planned)} visits, {checkpoints:,} checkpoints")
-    rng = random.Random(seed)
+    layouts = [layout(size, checkpoints) for size in planned]
+    log(
+        f"{db}: sizes {', '.join(f'{s:,}' for s in planned)} visits at "
+        f"{', '.join(f'{x.checkpoints:,}' for x in layouts)} checkpoints"
+    )
     # A terminated run (``timeout``, a CI job) still stops its PostgreSQL server: SIGTERM
     # unwinds like Ctrl-C, through the ``finally`` below.
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
-    store: Store = PgStore() if db == "postgresql" else SqliteStore()
+    results: list[dict[str, Any]] = []
+    version = load_note = ""
     try:
-        upgrade(store.url)
-        settings = bench_settings(store.url)
-        factory = store.factory()
-        with unit_of_work(factory) as s:
-            UnitService(s).load_default()
-            communes = [u.code for u in UnitRepository(s).children(PROVINCE)]
-            owner = PhoneAccount(phone="0912000099", full_name="Chủ cơ sở thử truy vết")
-            s.add(owner)
-            admin = AccountService(s, settings).create_official(
-                "bench-trace", "mat-khau-bench-trace", "Quản trị thử truy vết", "admin", None
-            )
-            s.flush()
-            owner_id, admin_id = owner.id, admin.id
-        synth = Synth(rng, utcnow(), db)
-        t0 = time.perf_counter()
-        cp_rows, ent_rows = synth.checkpoints(checkpoints, 1, 1, owner_id, communes)
-        store.insert("checkpoints", CHECKPOINT_COLUMNS, cp_rows)
-        store.insert("checkpoint_entrances", ENTRANCE_COLUMNS, ent_rows)
-        del cp_rows, ent_rows
-        log(f"{checkpoints:,} checkpoints in {time.perf_counter() - t0:.1f} s")
-
-        results: list[dict[str, Any]] = []
-        loaded = 0
-        people = 0
-        for size in planned:
-            add = size - loaded
-            step_people = max(1, add // (2 * DAYS))
-            like = min(probes + cases, max(1, step_people // 3))
-            counts = synth.plan(add, like)
-            t0 = time.perf_counter()
-            store.insert("people", PERSON_COLUMNS, synth.people(counts, communes))
-            definitions = store.drop_indexes("visits")
-            with tqdm(
-                total=add, desc=f"visits → {size:,}", unit="visit", file=sys.stderr, miniters=1
-            ) as bar:
-                store.insert("visits", VISIT_COLUMNS, synth.visits(counts, like), bar)
-            insert_s = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            log(f"rebuilding {len(definitions)} visits indexes")
-            store.execute(definitions)
-            index_s = time.perf_counter() - t1
-            t2 = time.perf_counter()
-            store.fix_sequences(["people", "checkpoints", "checkpoint_entrances"])
-            store.analyze()
-            analyze_s = time.perf_counter() - t2
-            load_s = time.perf_counter() - t0
-            loaded, people = size, people + len(counts)
-            log(
-                f"{size:,} visits: +{add:,} in {load_s:.1f} s (insert {insert_s:.1f}, indexes "
-                f"{index_s:.1f}, statistics {analyze_s:.1f}); measuring"
-            )
-            load_before = os.getloadavg()[0]
-            figures = measure(store, settings, admin_id, synth.case_like, probes, cases, rng)
-            results.append(
-                {
-                    "visits": size,
-                    "people": people,
-                    "added_visits": add,
-                    "load_s": round(load_s, 1),
-                    "load_visits_per_s": round(add / load_s) if load_s else None,
-                    "load_breakdown_s": {
-                        "generate_and_insert": round(insert_s, 1),
-                        "rebuild_indexes": round(index_s, 1),
-                        "statistics": round(analyze_s, 1),
-                    },
-                    **figures,
-                    "loadavg_1m_before": round(load_before, 2),
-                    "loadavg_1m_after": round(os.getloadavg()[0], 2),
-                }
-            )
-            log(
-                f"{size:,}: F1 p50 {figures['f1_p50_ms']} ms (found "
-                f"{figures['f1_find_p50_ms']} ms, in the database "
-                f"{figures['f1_in_db_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
-                f"{figures['bare_overlap_p50_ms']} ms, bulk {figures['bulk_f1_s']} s (found "
-                f"{figures['bulk_find_s']} s, in the database {figures['bulk_in_db_s']} s)"
-            )
-        version = store.version()
+        for size, shape in zip(planned, layouts, strict=True):
+            store: Store = PgStore() if db == "postgresql" else SqliteStore()
+            try:
+                results.append(province(store, db, size, shape, cases, probes, seed, f1f2_budget_s))
+                version, load_note = store.version(), store.load_note
+            finally:
+                store.close()
     finally:
-        store.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return summarize(db, results, checkpoints, version, store.load_note, started)
+    return summarize(db, results, checkpoints, version, load_note, started, f1f2_budget_s)
+
+
+def province(
+    store: Store,
+    db: str,
+    size: int,
+    shape: Layout,
+    cases: int,
+    probes: int,
+    seed: int,
+    f1f2_budget_s: float = F1F2_BUDGET_S,
+) -> dict[str, Any]:
+    """Fill a fresh database with one province of ``size`` visits and measure it."""
+    rng = random.Random(seed)
+    upgrade(store.url)
+    settings = bench_settings(store.url)
+    factory = store.factory()
+    with unit_of_work(factory) as s:
+        UnitService(s).load_default()
+        communes = [u.code for u in UnitRepository(s).children(PROVINCE)]
+        owner = PhoneAccount(phone="0912000099", full_name="Chủ cơ sở thử truy vết")
+        s.add(owner)
+        admin = AccountService(s, settings).create_official(
+            "bench-trace", "mat-khau-bench-trace", "Quản trị thử truy vết", "admin", None
+        )
+        s.flush()
+        owner_id, admin_id = owner.id, admin.id
+    synth = Synth(rng, utcnow(), db)
+    t0 = time.perf_counter()
+    cp_rows, ent_rows = synth.checkpoints(
+        shape.checkpoints, 1, 1, owner_id, communes, shape.zipf_q, shape.busy_ranks
+    )
+    store.insert("checkpoints", CHECKPOINT_COLUMNS, cp_rows)
+    store.insert("checkpoint_entrances", ENTRANCE_COLUMNS, ent_rows)
+    del cp_rows, ent_rows
+    checkpoints_s = time.perf_counter() - t0
+    like = min(probes + cases, max(1, size // (2 * DAYS) // 3))
+    counts = synth.plan(size, like)
+    t0 = time.perf_counter()
+    store.insert("people", PERSON_COLUMNS, synth.people(counts, communes))
+    definitions = store.drop_indexes("visits")
+    with tqdm(
+        total=size, desc=f"visits → {size:,}", unit="visit", file=sys.stderr, miniters=1
+    ) as bar:
+        store.insert("visits", VISIT_COLUMNS, synth.visits(counts, like), bar)
+    insert_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    log(f"rebuilding {len(definitions)} visits indexes")
+    store.execute(definitions)
+    index_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    store.fix_sequences(["people", "checkpoints", "checkpoint_entrances"])
+    store.analyze()
+    analyze_s = time.perf_counter() - t2
+    load_s = time.perf_counter() - t0
+    log(
+        f"{size:,} visits at {shape.checkpoints:,} checkpoints in {load_s:.1f} s (insert "
+        f"{insert_s:.1f}, indexes {index_s:.1f}, statistics {analyze_s:.1f}); measuring"
+    )
+    load_before = os.getloadavg()[0]
+    figures = measure(store, settings, admin_id, synth.case_like, probes, cases, rng, f1f2_budget_s)
+    log(
+        f"{size:,}: F1 p50 {figures['f1_p50_ms']} ms (found "
+        f"{figures['f1_find_p50_ms']} ms, in the database "
+        f"{figures['f1_in_db_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
+        f"{figures['bare_overlap_p50_ms']} ms, bulk {figures['bulk_f1_s']} s (found "
+        f"{figures['bulk_find_s']} s, in the database {figures['bulk_in_db_s']} s)"
+    )
+    return {
+        "visits": size,
+        "checkpoints": shape.checkpoints,
+        "zipf_q": shape.zipf_q,
+        "busy_ranks": shape.busy_ranks,
+        "people": len(counts),
+        "load_s": round(load_s + checkpoints_s, 1),
+        "load_visits_per_s": round(size / load_s) if load_s else None,
+        "load_breakdown_s": {
+            "checkpoints": round(checkpoints_s, 1),
+            "generate_and_insert": round(insert_s, 1),
+            "rebuild_indexes": round(index_s, 1),
+            "statistics": round(analyze_s, 1),
+        },
+        **figures,
+        "loadavg_1m_before": round(load_before, 2),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def summarize(
     db: str,
     results: list[dict[str, Any]],
-    checkpoints: int,
+    checkpoints: int | None,
     version: str,
     load_note: str,
     started: float,
+    f1f2_budget_s: float = F1F2_BUDGET_S,
 ) -> dict[str, Any]:
     by_size = {r["visits"]: r for r in results}
     growth = None
@@ -1109,10 +1174,14 @@ def summarize(
         "growth_f1_us_per_contact_1m_to_10m": per_contact_growth,
         "targets": {**TARGETS, "met": met, "met_found_only": met_found_only},
         "data": {
-            "checkpoints": checkpoints,
+            "checkpoints": f"{checkpoints:,} at every size, popularity 1/(rank+{ZIPF_Q:g})"
+            if checkpoints is not None
+            else f"each size a province of its own: one checkpoint per "
+            f"{VISITS_PER_CHECKPOINT} visits, popularity 1/(rank+q) with q = {ZIPF_Q:g} × "
+            f"checkpoints / {CHECKPOINTS:,} (at least 1) and busy ranks {BUSY_RANKS:,} × "
+            f"checkpoints / {CHECKPOINTS:,} (see each size's checkpoints, zipf_q, busy_ranks)",
             "days": DAYS,
-            "popularity": f"Zipf–Mandelbrot 1/(rank+{ZIPF_Q:g}); top {BUSY_RANKS:,} ranks are "
-            f"{', '.join(BUSY_TYPES)}",
+            "busy_types": ", ".join(BUSY_TYPES),
             "visits_per_person": f"{VISITS_RANGE[0]}–{VISITS_RANGE[1]} (mean 28); "
             f"case-like people: exactly {CASE_VISITS}",
             "scanned_out": SCANNED_OUT,
@@ -1124,7 +1193,7 @@ def summarize(
             "(one statement per level), one case per transaction, rolled back",
             "f1_find": "TracingService.find(case, depth=1): the F1 with all their evidence "
             "by the pure rules in Python, nothing stored",
-            "f1f2": f"trace(depth=2) on as many probe cases as fit {F1F2_BUDGET_S:g} s "
+            "f1f2": f"trace(depth=2) on as many probe cases as fit {f1f2_budget_s:g} s "
             f"(at least {F1F2_MIN_CASES}); percentiles over the cases that succeeded, failures "
             f"(errors; on PostgreSQL a statement over {F2_STATEMENT_TIMEOUT_S} s; a trace over "
             f"{F1F2_WALL_LIMIT_S} s, stopped) counted apart",
