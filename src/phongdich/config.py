@@ -95,9 +95,11 @@ class Settings(BaseSettings):
     # millions. The case then shows which level was not traced and why.
     trace_level_limit: int = Field(default=20_000, ge=1)
     # A case entered or traced again by a tracer goes deeper while they wait only from at most
-    # this many people of the level before (about a second of work); from more, the page shows
-    # the F1 at once and the tracing queue adds the deeper levels in the background.
-    trace_at_once: int = Field(default=300, ge=0)
+    # this many people of the level before; from more, the page shows the F1 at once and the
+    # tracing queue adds the deeper levels in the background. The trace bench's F1 + F2 costs
+    # about 5-6 ms per F1 where venues are as busy as its reference layout (1 M visits: 957
+    # F1 in 4.9 s on PostgreSQL, 966 in 5.9 s on SQLite), so 150 F1 is under a second.
+    trace_at_once: int = Field(default=150, ge=0)
     # The most contact rows one warning request marks; a larger warning is queued and sent by
     # the tracing queue, this many people per transaction. Measured on 10 M visits with SQLite:
     # 98,483 rows in one request took 4.3 s and about 300 MB; 998,270 rows queued took 17
