@@ -1118,6 +1118,29 @@ def province(
     }
 
 
+def _growth(by_size: dict[int, dict[str, Any]], key: str) -> float | None:
+    """``key`` at 10 M over ``key`` at 1 M (none: a size or a figure missing)."""
+    if 1_000_000 not in by_size or 10_000_000 not in by_size:
+        return None
+    a, b = by_size[1_000_000][key], by_size[10_000_000][key]
+    return round(b / a, 2) if a and b is not None else None
+
+
+def _met(
+    at_10m: dict[str, Any] | None, growth: float | None, f1_key: str, bulk_key: str
+) -> dict[str, bool | None]:
+    """The targets against these figures (none: not measured)."""
+    return {
+        "f1_p50_ms_at_10m": at_10m[f1_key] <= TARGETS["f1_p50_ms_at_10m"] if at_10m else None,
+        "growth_f1_p50_1m_to_10m_max": growth <= TARGETS["growth_f1_p50_1m_to_10m_max"]
+        if growth is not None
+        else None,
+        "bulk_1000_f1_s_at_10m": at_10m[bulk_key] <= TARGETS["bulk_1000_f1_s_at_10m"]
+        if at_10m and at_10m["bulk_cases"] >= 1000
+        else None,
+    }
+
+
 def summarize(
     db: str,
     results: list[dict[str, Any]],
@@ -1128,41 +1151,13 @@ def summarize(
     f1f2_budget_s: float = F1F2_BUDGET_S,
 ) -> dict[str, Any]:
     by_size = {r["visits"]: r for r in results}
-    growth = None
-    if 1_000_000 in by_size and 10_000_000 in by_size:
-        a, b = by_size[1_000_000]["f1_p50_ms"], by_size[10_000_000]["f1_p50_ms"]
-        growth = round(b / a, 2) if a else None
+    growth = _growth(by_size, "f1_p50_ms")
+    find_growth = _growth(by_size, "f1_find_p50_ms")
+    per_contact_growth = _growth(by_size, "f1_us_per_contact_p50")
     at_10m = by_size.get(10_000_000)
-    met: dict[str, bool | None] = {
-        "f1_p50_ms_at_10m": at_10m["f1_p50_ms"] <= TARGETS["f1_p50_ms_at_10m"] if at_10m else None,
-        "growth_f1_p50_1m_to_10m_max": growth <= TARGETS["growth_f1_p50_1m_to_10m_max"]
-        if growth is not None
-        else None,
-        "bulk_1000_f1_s_at_10m": at_10m["bulk_f1_s"] <= TARGETS["bulk_1000_f1_s_at_10m"]
-        if at_10m and at_10m["bulk_cases"] >= 1000
-        else None,
-    }
+    met = _met(at_10m, growth, "f1_p50_ms", "bulk_f1_s")
     # The same targets for finding the contacts alone (nothing written to the contacts table).
-    find_growth = None
-    if 1_000_000 in by_size and 10_000_000 in by_size:
-        a, b = by_size[1_000_000]["f1_find_p50_ms"], by_size[10_000_000]["f1_find_p50_ms"]
-        find_growth = round(b / a, 2) if a else None
-    per_contact_growth = None
-    if 1_000_000 in by_size and 10_000_000 in by_size:
-        a = by_size[1_000_000]["f1_us_per_contact_p50"]
-        b = by_size[10_000_000]["f1_us_per_contact_p50"]
-        per_contact_growth = round(b / a, 2) if a and b else None
-    met_found_only: dict[str, bool | None] = {
-        "f1_p50_ms_at_10m": at_10m["f1_find_p50_ms"] <= TARGETS["f1_p50_ms_at_10m"]
-        if at_10m
-        else None,
-        "growth_f1_p50_1m_to_10m_max": find_growth <= TARGETS["growth_f1_p50_1m_to_10m_max"]
-        if find_growth is not None
-        else None,
-        "bulk_1000_f1_s_at_10m": at_10m["bulk_find_s"] <= TARGETS["bulk_1000_f1_s_at_10m"]
-        if at_10m and at_10m["bulk_cases"] >= 1000
-        else None,
-    }
+    met_found_only = _met(at_10m, find_growth, "f1_find_p50_ms", "bulk_find_s")
     cores = os.cpu_count()
     return {
         "bench": "trace",

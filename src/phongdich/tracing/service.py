@@ -849,6 +849,7 @@ class TracingService:
         """Warn the next ``people`` (default ``Settings.warn_step_people``) people of a warning
         job as ``warn_cases`` would have, and record how far it got; done (``done_at``, audited
         as the official who asked) when none is left. Whether anything is left."""
+        job.claimed_at = None  # released when this step commits
         case_ids = [int(i) for i in json.loads(job.case_ids)]
         after = job.after_person_id
         ids = self.repo.next_people(
@@ -856,7 +857,6 @@ class TracingService:
         )
         if not ids:
             job.done_at = utcnow()
-            job.claimed_at = None
             official = self.session.get(Official, job.official_id) if job.official_id else None
             principal = Principal("official", official=official) if official else None
             detail = json.dumps(
@@ -884,7 +884,6 @@ class TracingService:
         job.contacts += counts["contacts"]
         job.no_phone += counts["no_phone"]
         job.skipped += counts["skipped"]
-        job.claimed_at = None
         return True
 
     def warning_jobs(self, official: Official) -> list[WarningJob]:
