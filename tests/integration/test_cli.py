@@ -255,3 +255,13 @@ def test_trace_pending_traces_the_line_listed_cases_from_cron(db_url: str) -> No
         assert len(traced) == 3
         assert all(at is not None and not deeper for at, deeper in traced)
     engine.dispose()
+
+
+def test_the_trace_bench_refuses_a_layout_without_checkpoints() -> None:
+    """Refused before any database is made or any data generated."""
+    code, output = run("bench", "trace", "--checkpoints", "0", "--count", "1000")
+    assert code != 0
+    assert "--checkpoints must be at least 1" in output
+    code, output = run("bench", "trace", "--db", "mysql")
+    assert code != 0
+    assert "--db must be sqlite or postgresql" in output
