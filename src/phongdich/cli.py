@@ -178,7 +178,7 @@ def trace_pending() -> None:
             done = tasks.trace_pending(factory, settings, budget_seconds=None, progress=bar.update)
         with tqdm(desc="warnings", unit="person", file=sys.stderr) as bar:
             done |= tasks.warn_pending(factory, settings, budget_seconds=None, progress=bar.update)
-    typer.echo(json.dumps({"cases_traced": 0, "cases_traced_deeper": 0, **done}))
+    typer.echo(json.dumps({"cases_traced": 0, "cases_traced_deeper": 0, "deeper_steps": 0, **done}))
 
 
 @app.command()

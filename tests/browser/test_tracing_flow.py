@@ -72,7 +72,7 @@ def test_a_tracer_uploads_a_line_list_and_opens_a_case(
     expect(page.locator("#trace-pending")).to_be_visible()
     # The server's queue worker (off in tests) does this every second.
     done = trace_pending(live_server.env.factory, live_server.env.settings)
-    assert done == {"cases_traced": 1, "cases_traced_deeper": 1}
+    assert done == {"cases_traced": 1, "cases_traced_deeper": 1, "deeper_steps": 1}
     page.get_by_role("link", name="Tải lại trang").click()
     expect(page.locator("#trace-pending")).to_have_count(0)
     expect(page.locator("#contacts")).to_contain_text("Trần Thị An")

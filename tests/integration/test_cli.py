@@ -225,7 +225,11 @@ def test_trace_pending_traces_the_line_listed_cases_from_cron(db_url: str) -> No
     code, out = run("trace-pending")
     assert code == 0, out
     # The progress bar goes to stderr, which the runner mixes in: the JSON ends the output.
-    assert json.loads(out[out.rindex("{") :]) == {"cases_traced": 0, "cases_traced_deeper": 0}
+    assert json.loads(out[out.rindex("{") :]) == {
+        "cases_traced": 0,
+        "cases_traced_deeper": 0,
+        "deeper_steps": 0,
+    }
     settings = Settings(database_url=db_url)
     engine = make_engine(db_url)
     factory = make_sessionmaker(engine)
@@ -248,7 +252,11 @@ def test_trace_pending_traces_the_line_listed_cases_from_cron(db_url: str) -> No
         s.commit()
     code, out = run("trace-pending")
     assert code == 0, out
-    assert json.loads(out[out.rindex("{") :]) == {"cases_traced": 3, "cases_traced_deeper": 3}
+    assert json.loads(out[out.rindex("{") :]) == {
+        "cases_traced": 3,
+        "cases_traced_deeper": 3,
+        "deeper_steps": 3,
+    }
     assert "6/6" in out
     with factory() as s:
         traced = s.execute(select(Case.traced_at, Case.trace_deeper).where(Case.id.in_(ids))).all()

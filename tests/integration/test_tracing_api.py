@@ -13,12 +13,14 @@ from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
+from phongdich.tracing import service as tracing_service
 from phongdich.tracing import tasks as tracing_tasks
 from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.service import TracingService
 from phongdich.visits.service import ScanCommand, VisitService
 from tests.conftest import Env, World, login_official
+from tests.integration.test_checkpoints_api import venue
 from tests.integration.test_visits_api import active_checkpoint
 from tests.support.http import Client
 
@@ -411,7 +413,10 @@ def test_a_large_f1_answers_at_once_and_the_queue_traces_its_f2(
     again = tracer.post(f"{url}/trace").json()
     assert (again["f1"], again["f2"], again["deferred_level"]) == (2, 0, 2)
 
-    assert tracing_tasks.trace_pending(env.factory, env.settings) == {"cases_traced_deeper": 1}
+    assert tracing_tasks.trace_pending(env.factory, env.settings) == {
+        "cases_traced_deeper": 1,
+        "deeper_steps": 1,
+    }
     shown = tracer.get(url).json()
     assert shown["trace_deeper_pending"] is False
     levels = sorted((c["person"], c["level"]) for c in tracer.get(f"{url}/contacts").json())
@@ -423,6 +428,134 @@ def test_a_large_f1_answers_at_once_and_the_queue_traces_its_f2(
     done = tracer.post(f"{url}/trace").json()
     assert (done["f1"], done["f2"], done["deferred_level"]) == (2, 2, None)
     assert tracing_tasks.trace_pending(env.factory, env.settings) == {}
+
+
+def contact_snapshot(env: Env, case_id: int) -> list[tuple[Any, ...]]:
+    """What a trace stored for a case: each contact's link and evidence."""
+    with env.session() as s:
+        rows = s.execute(
+            select(
+                Contact.person_id,
+                Contact.level,
+                Contact.source,
+                Contact.via_person_id,
+                Contact.risk,
+                Contact.last_exposure,
+                Contact.evidence,
+            )
+            .where(Contact.case_id == case_id)
+            .order_by(Contact.person_id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def deeper_step(env: Env, case_id: int) -> bool:
+    """One step of the tracing queue on a case, in its own transaction."""
+    with env.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        more = TracingService(s, env.settings).trace_deeper_step(case)
+        s.commit()
+        return more
+
+
+def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
+    env: Env, world: World, make_client: Any, monkeypatch: Any
+) -> None:
+    """The queue stores the F2 from ``trace_step_people`` F1 per transaction. A person found
+    through two F1 in different steps keeps the stronger link whichever step comes first, and
+    the evidence of both, strongest first: the rows equal one trace's."""
+    ids = scenario(env, make_client)
+    owner, cafe1 = active_checkpoint(env, make_client, name="Quán cà phê Lá", type="restaurant")
+    cafe2 = owner.post(
+        "/api/v1/checkpoints", json=venue(name="Quán cà phê Mây", type="restaurant")
+    ).json()
+    approver = make_client()
+    login_official(approver, "badinh")
+    approved = approver.post(f"/api/v1/checkpoints/{cafe2['id']}/status/approve")
+    assert approved.status_code == 200, approved.text
+    c1, c2 = cafe1["entrances"][0]["id"], cafe2["entrances"][0]["id"]
+    g, h = person(env, "Đinh Văn Giang"), person(env, "Mai Thị Hoa")
+    visit(env, c1, ids["a"], yesterday(14, 30), yesterday(15, 30))  # A (F1), after exposure
+    visit(env, c2, ids["c"], yesterday(16), yesterday(17))  # C (F1), after exposure
+    visit(env, c1, g, yesterday(14, 30), yesterday(14, 50))  # 20 min with A
+    visit(env, c2, g, yesterday(16), yesterday(17))  # 60 min with C: the stronger
+    visit(env, c1, h, yesterday(14, 30), yesterday(15, 30))  # 60 min with A: the stronger
+    visit(env, c2, h, yesterday(16), yesterday(16, 20))  # 20 min with C
+    assert ids["a"] < ids["c"]  # A's contacts are stored first
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    monkeypatch.setattr(env.settings, "trace_at_once", 0)
+    monkeypatch.setattr(env.settings, "trace_step_people", 1)
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+    assert case["trace_deeper_pending"] is True
+
+    def level2() -> dict[str, str]:
+        listed = tracer.get(f"{url}/contacts?level=2").json()
+        return {c["person"]: c["evidence"][0]["checkpoint"] for c in listed}
+
+    assert level2() == {}
+    assert deeper_step(env, case["id"]) is True  # A's contacts
+    assert level2() == {
+        "Vũ Thị Em": "Nhà hàng Sen",
+        "Đinh Văn Giang": "Quán cà phê Lá",
+        "Mai Thị Hoa": "Quán cà phê Lá",
+    }
+    assert tracer.get(url).json()["trace_deeper_pending"] is True
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}").text
+    assert "Đã xét 1 trên 2 người F1." in page  # how far the steps got
+    assert deeper_step(env, case["id"]) is True  # C's: Giang's stronger link replaces A's
+    assert level2() == {
+        "Lê Văn Bình": "Siêu thị Ba Đình",
+        "Vũ Thị Em": "Nhà hàng Sen",
+        "Đinh Văn Giang": "Quán cà phê Mây",
+        "Mai Thị Hoa": "Quán cà phê Lá",
+    }
+    assert deeper_step(env, case["id"]) is False  # no F1 left: done
+    assert tracer.get(url).json()["trace_deeper_pending"] is False
+    stepped = contact_snapshot(env, case["id"])
+    giang = {c["person"]: c for c in tracer.get(f"{url}/contacts").json()}["Đinh Văn Giang"]
+    assert [e["checkpoint"] for e in giang["evidence"]] == ["Quán cà phê Mây", "Quán cà phê Lá"]
+    assert [e["via_person_id"] for e in giang["evidence"]] == [ids["c"], ids["a"]]
+
+    # One trace of the whole case stores the same rows.
+    monkeypatch.setattr(env.settings, "trace_at_once", 10)
+    whole = tracer.post(f"{url}/trace").json()
+    assert (whole["f1"], whole["f2"], whole["deferred_level"]) == (2, 4, None)
+    assert contact_snapshot(env, case["id"]) == stepped
+
+    # A tracer tracing again between steps starts the steps over from the new trace.
+    monkeypatch.setattr(env.settings, "trace_at_once", 0)
+    assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
+    assert deeper_step(env, case["id"]) is True
+    assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
+    assert level2() == {}  # the F2 of the earlier trace went with it
+    done = tracing_tasks.trace_pending(env.factory, env.settings)
+    assert done == {"cases_traced_deeper": 1, "deeper_steps": 3}
+    assert contact_snapshot(env, case["id"]) == stepped
+
+    # By default SQLite, where check-ins wait for the queue's writes, goes a few people a
+    # step; PostgreSQL the whole level at once.
+    monkeypatch.setattr(env.settings, "trace_step_people", 0)
+    monkeypatch.setattr(tracing_service, "SQLITE_STEP_PEOPLE", 1)
+    assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
+    done = tracing_tasks.trace_pending(env.factory, env.settings)
+    steps = 3 if env.backend == "sqlite" else 1
+    assert done == {"cases_traced_deeper": 1, "deeper_steps": steps}
+    assert contact_snapshot(env, case["id"]) == stepped
+
+    # A level too large stops the steps, and the case says so.
+    with env.session() as s:
+        row = s.get(Case, case["id"])
+        assert row is not None
+        row.trace_deeper, row.trace_next_level, row.trace_after_person_id = True, None, 0
+        s.commit()
+    monkeypatch.setattr(env.settings, "trace_level_limit", 1)
+    assert deeper_step(env, case["id"]) is False
+    shown = tracer.get(url).json()
+    assert (shown["trace_stopped_level"], shown["trace_stopped_people"]) == (2, 2)
+    assert shown["trace_deeper_pending"] is False
 
 
 def test_cases_past_the_retention_period_are_purged_with_what_was_traced_from_them(
@@ -502,7 +635,7 @@ def test_a_line_list_of_cases_is_entered_and_traced_at_once(
         assert tracer.get(f"/api/v1/tracing/cases/{x['case_id']}").json()["traced_at"] is None
     steps: list[int] = []
     done = tracing_tasks.trace_pending(env.factory, env.settings, progress=steps.append)
-    assert done == {"cases_traced": 2, "cases_traced_deeper": 2}
+    assert done == {"cases_traced": 2, "cases_traced_deeper": 2, "deeper_steps": 2}
     assert steps == [2, 1, 1]
     assert tracing_tasks.trace_pending(env.factory, env.settings) == {}
     found = []
@@ -618,7 +751,7 @@ def test_the_tracing_queue_claims_each_case_once_and_takes_over_stale_claims(
             case.trace_claimed_at = utcnow() - timedelta(minutes=11)
         s.commit()
     done = tracing_tasks.trace_pending(env.factory, env.settings, chunk=2, progress=progress.append)
-    assert done == {"cases_traced": 3, "cases_traced_deeper": 3}
+    assert done == {"cases_traced": 3, "cases_traced_deeper": 3, "deeper_steps": 3}
     assert progress == [2, 1, 1, 1, 1]
     with env.session() as s:
         assert TracingService(s, env.settings).count_waiting(world.hanoi) == 0

@@ -447,7 +447,7 @@ def test_a_csv_line_list_is_entered_and_traced_at_once(
     listed = c.get("/officials/tracing", headers=HTML).text
     assert listed.count("F2 đang chờ") == 2
     done = tracing_tasks.trace_pending(env.factory, env.settings)
-    assert done == {"cases_traced_deeper": 2}
+    assert done == {"cases_traced_deeper": 2, "deeper_steps": 2}
     page = c.get(f"/officials/tracing/cases/{case_ids[0]}", headers=HTML)
     assert 'id="trace-pending"' not in page.text
     assert "Trần Thị An" in page.text

@@ -51,6 +51,13 @@ class Case(Base):
     trace_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A line-listed case whose deeper levels (F2…) the queue still has to trace, after its F1.
     trace_deeper: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The time the last trace marked its contacts with (their ``found_at``); the queue's steps
+    # of the deeper levels mark theirs the same. How far the steps got: the level they trace
+    # (none: the first below the F1) and the last person of the level before whose contacts
+    # are stored (0: none yet).
+    trace_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trace_next_level: Mapped[int | None] = mapped_column(Integer)
+    trace_after_person_id: Mapped[int] = mapped_column(BigId, default=0, server_default=text("0"))
     notes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (

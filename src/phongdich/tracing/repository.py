@@ -231,19 +231,41 @@ _COUNT_EXPOSED = (
 # venue's thousand contacts never travel to Python and back. A row this trace already wrote
 # (``found_at`` = this trace's time: a closer level, or a link from a household or a report)
 # keeps its link and gains the new exposures as evidence; a row of an earlier trace is
-# replaced, keeping its follow-up status and assignment (``_UPSERT``).
+# replaced, keeping its follow-up status and assignment (``_UPSERT``). A row this trace wrote
+# at the same level (the queue's steps store one level a few people at a time) takes the
+# stronger link of the two, in ``_EXPOSED``'s order, and the strongest entries of both as
+# evidence: the steps together store what one statement would.
 _STALE = "(contacts.found_at IS NULL OR contacts.found_at < excluded.found_at)"
 _UPSERT = """
 ON CONFLICT (case_id, person_id) DO UPDATE SET
   level = CASE WHEN {stale} THEN excluded.level ELSE contacts.level END,
   source = CASE WHEN {stale} THEN excluded.source ELSE contacts.source END,
-  via_person_id = CASE WHEN {stale} THEN excluded.via_person_id ELSE contacts.via_person_id END,
-  risk = CASE WHEN {stale} THEN excluded.risk ELSE contacts.risk END,
-  last_exposure = CASE WHEN {stale} THEN excluded.last_exposure ELSE contacts.last_exposure END,
-  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {appended} END,
+  via_person_id = CASE WHEN {stale} OR {stronger} THEN excluded.via_person_id
+                       ELSE contacts.via_person_id END,
+  risk = CASE WHEN {stale} OR {stronger} THEN excluded.risk ELSE contacts.risk END,
+  last_exposure = CASE WHEN {stale} OR {stronger} THEN excluded.last_exposure
+                       ELSE contacts.last_exposure END,
+  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {merged} END,
   updated_at = excluded.updated_at,
   found_at = excluded.found_at
 """
+
+
+# Whether the new link is the stronger one at the same level: risk, then the latest, then the
+# lower visit ids (of each row's first evidence entry, its link).
+def _stronger(first: str) -> str:
+    """``first``: the SQL of a row's first evidence entry's key (``{row}``, ``{key}``)."""
+    keys = [
+        f"{row}.risk, {row}.last_exposure, "
+        f"-{first.format(row=row, key='contact_visit_id')}, "
+        f"-{first.format(row=row, key='case_visit_id')}"
+        for row in ("excluded", "contacts")
+    ]
+    return f"(contacts.level = excluded.level AND ({keys[0]}) > ({keys[1]}))"
+
+
+_FIRST_PG = "CAST(CAST({row}.evidence AS json)->0->>'{key}' AS bigint)"
+_FIRST_SQLITE = "json_extract({row}.evidence, '$[0].{key}')"
 # The statement starts with INSERT, its CTEs inside: Python's sqlite3 opens the transaction
 # before a statement only when its first word says it writes (a leading WITH would run it on
 # its own, committed at once).
@@ -285,21 +307,42 @@ _ENTRY_SQLITE = """json_object(
     'minutes', t.span_s / 60.0, 'certain_minutes', t.certain_s / 60.0, 'rule', t.rule)""".format(
     s="replace(t.s, ' ', 'T') || '+00:00'", e="replace(t.e, ' ', 'T') || '+00:00'"
 )
-# The row's evidence, then the new entries, at most ``:evidence_limit`` in all.
-_APPENDED_PG = """(
-    SELECT CAST(json_agg(a.value ORDER BY a.k, a.i) AS text) FROM (
-      SELECT 0 AS k, o.i, o.value
-      FROM json_array_elements(CAST(contacts.evidence AS json)) WITH ORDINALITY AS o(value, i)
-      UNION ALL
-      SELECT 1 AS k, o.i, o.value
-      FROM json_array_elements(CAST(excluded.evidence AS json)) WITH ORDINALITY AS o(value, i)
-      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
-_APPENDED_SQLITE = """(
+# Both rows' evidence, at most ``:evidence_limit`` entries: first the row's own links (of its
+# level, when the new ones are of a deeper level: a closer level's links stay first, in their
+# order), then every other entry by level and in ``_EXPOSED``'s order. One trace appends a
+# deeper level's ranked entries to the closer level's; the queue's steps, storing a level a
+# few people at a time, merge each step's entries into the earlier steps' the same way.
+_MERGED_PG = """(
+    SELECT CAST(json_agg(a.value ORDER BY a.k, a.i, a.lv, a.r DESC, a.e DESC, a.cv, a.kv)
+                AS text) FROM (
+      SELECT o.value, o.k, CASE WHEN o.k = 0 THEN o.i ELSE 0 END AS i,
+             CAST(o.value->>'level' AS integer) AS lv, CAST(o.value->>'risk' AS numeric) AS r,
+             o.value->>'end' AS e, CAST(o.value->>'contact_visit_id' AS bigint) AS cv,
+             CAST(o.value->>'case_visit_id' AS bigint) AS kv
+      FROM (SELECT CASE WHEN CAST(c.value->>'level' AS integer) = contacts.level
+                         AND contacts.level < excluded.level THEN 0 ELSE 1 END AS k,
+                   c.i, c.value
+            FROM json_array_elements(CAST(contacts.evidence AS json))
+                 WITH ORDINALITY AS c(value, i)
+            UNION ALL
+            SELECT 1, n.i, n.value
+            FROM json_array_elements(CAST(excluded.evidence AS json))
+                 WITH ORDINALITY AS n(value, i)) AS o
+      ORDER BY 2, 3, 4, 5 DESC, 6 DESC, 7, 8 LIMIT :evidence_limit) AS a)"""
+_MERGED_SQLITE = """(
     SELECT json_group_array(json(a.value)) FROM (
-      SELECT 0 AS k, o.key AS i, o.value FROM json_each(contacts.evidence) AS o
-      UNION ALL
-      SELECT 1 AS k, o.key AS i, o.value FROM json_each(excluded.evidence) AS o
-      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
+      SELECT o.value FROM (
+        SELECT CASE WHEN json_extract(c.value, '$.level') = contacts.level
+                     AND contacts.level < excluded.level THEN 0 ELSE 1 END AS k,
+               c.key AS i, c.value
+        FROM json_each(contacts.evidence) AS c
+        UNION ALL
+        SELECT 1, n.key, n.value FROM json_each(excluded.evidence) AS n) AS o
+      ORDER BY o.k, CASE WHEN o.k = 0 THEN o.i ELSE 0 END, json_extract(o.value, '$.level'),
+               json_extract(o.value, '$.risk') DESC, json_extract(o.value, '$.end') DESC,
+               json_extract(o.value, '$.contact_visit_id'),
+               json_extract(o.value, '$.case_visit_id')
+      LIMIT :evidence_limit) AS a)"""
 
 _INNER_PG = """
       SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
@@ -409,7 +452,11 @@ _STORE_EXPOSURES_PG = text(
     _STORE_EXPOSURES.format(
         exposed=_EXPOSED_PG,
         evidence=f"CAST(json_agg({_ENTRY_PG} ORDER BY t.n) AS text)",
-        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_PG),
+        upsert=_UPSERT.format(
+            stale=_STALE,
+            stronger=_stronger(_FIRST_PG),
+            merged=_MERGED_PG,
+        ),
     )
 )
 
@@ -460,7 +507,11 @@ _STORE_EXPOSURES_SQLITE = text(
         rank_key=_RANK_KEY_SQLITE,
         entry=_ENTRY_SQLITE,
         rows=_ROWS_SQLITE,
-        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_SQLITE),
+        upsert=_UPSERT.format(
+            stale=_STALE,
+            stronger=_stronger(_FIRST_SQLITE),
+            merged=_MERGED_SQLITE,
+        ),
     )
 )
 
@@ -772,6 +823,61 @@ class TracingRepository:
             Contact.case_id.in_(case_ids), Contact.level == level, Contact.found_at == now
         )
         return [(c, p, at) for c, p, at in self.session.execute(stmt)]
+
+    def touched_after(
+        self, case_id: int, level: int, found_at: datetime, after_person_id: int, limit: int
+    ) -> list[tuple[int, datetime]]:
+        """(person id, last exposure) of the next ``limit`` contacts of the case at ``level``
+        that the trace marked ``found_at`` wrote, after ``after_person_id`` by person id: the
+        people whose own contacts one step of the queue traces."""
+        stmt = (
+            select(Contact.person_id, Contact.last_exposure)
+            .where(
+                Contact.case_id == case_id,
+                Contact.person_id > after_person_id,
+                Contact.level == level,
+                Contact.found_at == found_at,
+            )
+            .order_by(Contact.person_id)
+            .limit(limit)
+        )
+        return [(p, at) for p, at in self.session.execute(stmt)]
+
+    def count_touched(
+        self, case_id: int, level: int, found_at: datetime, upto_person_id: int | None = None
+    ) -> int:
+        """How many contacts of the case at ``level`` the trace marked ``found_at`` wrote (up
+        to ``upto_person_id``, by person id: those whose contacts the queue's steps stored)."""
+        where = [
+            Contact.case_id == case_id,
+            Contact.level == level,
+            Contact.found_at == found_at,
+            Contact.last_exposure < found_at,
+        ]
+        if upto_person_id is not None:
+            where.append(Contact.person_id <= upto_person_id)
+        stmt = select(func.count()).select_from(Contact).where(*where)
+        return int(self.session.scalar(stmt) or 0)
+
+    def one_writer(self) -> bool:
+        """Whether the database runs one writer at a time (SQLite), so that a long write makes
+        every other writer wait."""
+        return not bulk.is_postgresql(self.session)
+
+    def lock_cases(self, cases: Sequence[Case]) -> None:
+        """On PostgreSQL, lock these cases' rows until the transaction ends and read them again
+        (another transaction may have changed them since they were read), so that a trace and
+        a step of the queue on one case run one after the other. SQLite runs one writer at a
+        time anyway."""
+        if cases and bulk.is_postgresql(self.session):
+            self.session.flush()  # this transaction's own changes stay
+            stmt = (
+                select(Case)
+                .where(Case.id.in_(sorted(c.id for c in cases)))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            self.session.scalars(stmt).all()
 
     def contact_rows(
         self, case_ids: Collection[int], person_ids: Collection[int]
@@ -1183,6 +1289,8 @@ class TracingRepository:
         if not ids:
             return []
         stmt = select(Case).where(Case.id.in_(ids), self._waiting(deeper)).order_by(Case.id)
+        if bulk.is_postgresql(self.session):
+            stmt = stmt.with_for_update()  # a tracer's trace of the same case waits, or this
         return list(self.session.scalars(stmt))
 
     def queue_steps(self) -> int:

@@ -32,6 +32,9 @@ FOLLOW_UP = ("to_call", "notified", "quarantined", "tested", "cleared", "lost")
 EVIDENCE_LIMIT = 20
 # An F1 may pass the virus on from the exposure on, for this long.
 F1_INFECTIOUS = timedelta(days=14)
+# The people of a level whose contacts one step of the tracing queue stores on SQLite, unless
+# ``Settings.trace_step_people`` says otherwise (see there).
+SQLITE_STEP_PEOPLE = 50
 
 
 @dataclass(frozen=True)
@@ -577,6 +580,7 @@ class TracingService:
         the tests hold this to."""
         if not cases:
             return []
+        self.repo.lock_cases(cases)
         started = now = utcnow()
         overlap = self.overlap_rules()
         windows = {c.id: _window(c, now) for c in cases}
@@ -620,6 +624,9 @@ class TracingService:
             case.trace_claimed_at = None  # the queue's next step may take it at once
             if depth > 1:
                 case.trace_deeper = deferred is not None
+            case.trace_found_at = now
+            case.trace_next_level = deferred
+            case.trace_after_person_id = 0
             case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}
@@ -638,6 +645,72 @@ class TracingService:
                 )
             )
         return summaries
+
+    def trace_deeper_step(self, case: Case) -> bool:
+        """One step of the deeper levels the tracing queue traces for a case (``trace_deeper``):
+        the contacts of the next people of the level before (by person id:
+        ``Settings.trace_step_people``, by default a few on SQLite and the whole level on
+        PostgreSQL), stored as the case's last trace stores them and marked with its time, so
+        that the steps together equal one ``trace``. The queue runs each step in a transaction
+        of its own: at 10 M visits a thousand F1 have an F2 of 170,000-300,000 people, seconds
+        of writing that on SQLite would hold the write lock check-ins wait for. Returns whether
+        steps are left (the case records how far they got)."""
+        self.repo.lock_cases([case])
+        found_at = case.trace_found_at
+        if found_at is None:  # traced before the steps: trace it again, as deep as configured
+            self.trace(case)
+            return False
+        depth = self.settings.trace_depth
+        level = case.trace_next_level or 2
+        after = case.trace_after_person_id
+        if level <= depth:
+            if after == 0:
+                people = self.repo.count_touched(case.id, level - 1, found_at)
+                if people > self.settings.trace_level_limit:
+                    return self._end_deeper(case, found_at, (level, people))
+            limit = self.settings.trace_step_people or (
+                SQLITE_STEP_PEOPLE if self.repo.one_writer() else self.settings.trace_level_limit
+            )
+            page = self.repo.touched_after(case.id, level - 1, found_at, after, limit)
+            sources = [
+                (case.id, pid, case.person_id, (at, min(found_at, at + F1_INFECTIOUS)))
+                for pid, at in page
+                if at < found_at
+            ]
+            if sources:
+                self._store_level(sources, level, self.overlap_rules(), found_at)
+            if len(page) == limit:  # more people of the level before
+                case.trace_next_level, case.trace_after_person_id = level, page[-1][0]
+            elif level < depth and (page or after):  # this level done: the next one
+                case.trace_next_level, case.trace_after_person_id = level + 1, 0
+            else:
+                return self._end_deeper(case, found_at, None)
+            case.trace_claimed_at = None  # the next step may start at once
+            return True
+        return self._end_deeper(case, found_at, None)
+
+    def deeper_progress(self, case: Case) -> tuple[int, int, int] | None:
+        """How far the queue's steps got on the case's deeper levels: (the level being traced,
+        people of the level before whose contacts are stored, people of that level); none
+        when nothing waits or no step has run yet."""
+        after, found_at = case.trace_after_person_id, case.trace_found_at
+        if not (case.traced_at and case.trace_deeper and after and found_at):
+            return None
+        level = case.trace_next_level or 2
+        done = self.repo.count_touched(case.id, level - 1, found_at, after)
+        return level, done, self.repo.count_touched(case.id, level - 1, found_at)
+
+    def _end_deeper(self, case: Case, found_at: datetime, stopped: tuple[int, int] | None) -> bool:
+        """The last step of a case's deeper levels: the rows of an earlier trace that this one
+        did not find again go, and the case is traced."""
+        self.repo.finish_trace([case.id], found_at)
+        case.traced_at = utcnow()
+        case.trace_deeper = False
+        case.trace_next_level = None
+        case.trace_after_person_id = 0
+        case.trace_claimed_at = None
+        case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
+        return False
 
     def _store_level(
         self,

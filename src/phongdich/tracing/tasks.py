@@ -31,15 +31,17 @@ def trace_pending(
     budget_seconds: float | None = 50.0,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
-    """Trace the cases waiting (entered by a line list): first the F1 of every waiting case,
-    a chunk per transaction; then each case's deeper levels (``TRACE_DEPTH``), one case per
-    transaction, as a case entered alone is traced. Stops when none is left or
-    ``budget_seconds`` are spent (none: when none is left). Cases are claimed in a
-    transaction of their own first, so that workers sharing the database never trace the same
-    case at once. ``progress`` is told how many cases each step finished."""
+    """Trace the cases waiting (entered by a line list, or whose F1 was too large to go
+    deeper while a tracer waited): first the F1 of every waiting case, a chunk per
+    transaction; then each case's deeper levels (``TRACE_DEPTH``) in steps of
+    ``TRACE_STEP_PEOPLE`` people of the level before (``TracingService.trace_deeper_step``),
+    one step per transaction. Stops when none is left or ``budget_seconds`` are spent (none:
+    when none is left). Cases are claimed in a transaction of their own before each step, so
+    that workers sharing the database never trace the same case at once. ``progress`` is told
+    how many cases each step finished."""
     started = time.monotonic()
-    done = {"cases_traced": 0, "cases_traced_deeper": 0}
-    for deeper, size, key in ((False, chunk, "cases_traced"), (True, 1, "cases_traced_deeper")):
+    done = {"cases_traced": 0, "cases_traced_deeper": 0, "deeper_steps": 0}
+    for deeper, size in ((False, chunk), (True, 1)):
         while budget_seconds is None or time.monotonic() - started < budget_seconds:
             now = utcnow()
             with unit_of_work(factory) as session:
@@ -47,17 +49,20 @@ def trace_pending(
                 ids = repo.claim_waiting(now, now - CLAIM_LEASE, size, deeper=deeper)
             if not ids:
                 break
+            finished = 0
             with unit_of_work(factory) as session:
                 service = TracingService(session, settings)
                 cases = service.repo.waiting_cases(ids, deeper=deeper)
                 if deeper:
                     for case in cases:
-                        service.trace(case)
+                        finished += not service.trace_deeper_step(case)
+                        done["deeper_steps"] += 1
                 else:
                     service.trace_many(cases)
-            done[key] += len(cases)
+                    finished = len(cases)
+            done["cases_traced_deeper" if deeper else "cases_traced"] += finished
             if progress is not None:
-                progress(len(cases))
+                progress(finished)
     return {k: n for k, n in done.items() if n}
 
 

@@ -669,6 +669,7 @@ def _case_page(
         "timeline": _timeline(service, case),
         "counts": counts,
         "trace_limit": settings.trace_level_limit,
+        "deeper_progress": service.deeper_progress(case),
         # Only the sources found (the table stays narrow on a phone).
         "used_sources": [x for x in rules.SOURCES if any(x in c for c in counts.values())],
         "totals": {level: sum(c.values()) for level, c in counts.items()},
