@@ -30,7 +30,10 @@ def test_each_size_is_a_province_with_the_reference_shape() -> None:
         layout(1_000_000, 0)
 
 
-def test_trace_benchmark_measures_every_size() -> None:
+def test_trace_benchmark_measures_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small provinces give a case few F1: every F2 goes to the queue, two F1 a step.
+    monkeypatch.setenv("PHONGDICH_TRACE_AT_ONCE", "0")
+    monkeypatch.setenv("PHONGDICH_TRACE_STEP_PEOPLE", "2")
     result = run(
         db="sqlite", visits=50_000, sizes=(20_000, 50_000), cases=20, probes=60, f1f2_budget_s=2
     )
@@ -63,6 +66,12 @@ def test_trace_benchmark_measures_every_size() -> None:
         assert size["f1_find_p50_ms"] >= size["bare_overlap_p50_ms"]
         # Every F1 + F2 timed went down to F2 (far fewer F1 than the level limit).
         assert size["f1f2_f2_untraced"] == 0
+        # The queue traced the F2 of two cases in steps of two F1.
+        assert (size["queue_cases"], size["queue_step_people"], size["queue_errors"]) == (2, 2, [])
+        assert size["queue_steps_per_case_p50"] > 1
+        assert (
+            0 < size["queue_step_p50_s"] <= size["queue_step_max_s"] <= size["queue_f2_s_p50"] * 2
+        )
     assert sizes[-1]["contacts_per_case_p50"] > 0
     assert sizes[-1]["bulk_contacts"] > 0
     # The pairs the database counts are the contacts found from visits, a part of all found.

@@ -39,6 +39,10 @@ Each size is a province of its own, loaded into a fresh database (1 M visits, me
   the pure rules in Python, not stored;
 - ``f1_in_db``: ``TracingService.count_exposed([case])``, the F1 from visits found by the
   database and only counted there: what storing them adds to finding them;
+- ``queue``: for two probe cases, the F1 a waiting tracer gets (``trace_waiting``: the F2 of
+  more than ``TRACE_AT_ONCE`` F1 is left to the queue), then the tracing queue's steps of the
+  F2 (``trace_deeper_step``), each committed as the queue commits it: the longest step is the
+  longest the queue holds SQLite's write lock;
 - ``bulk``: the F1 of 1,000 new cases at once (``TracingService.trace_many``: one overlap
   statement per 5,000 case stays), stored and rolled back; ``bulk_find``: ``find_many``, the same
   without storing; ``bulk_in_db``: ``count_exposed`` of the same cases.
@@ -81,7 +85,7 @@ from phongdich.geo.service import UnitService
 from phongdich.kit.clock import utcnow
 from phongdich.tracing.models import Case
 from phongdich.tracing.repository import TracingRepository
-from phongdich.tracing.service import TracingService, longest_visits
+from phongdich.tracing.service import SQLITE_STEP_PEOPLE, TracingService, longest_visits
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import DEFAULT_DURATIONS, LONGEST_VISIT, OUT_AUTOMATIC, OUT_SCANNED
 
@@ -107,6 +111,7 @@ F1F2_BUDGET_S = 60.0  # F1 + F2 is timed on as many probe cases as fit this budg
 F1F2_MIN_CASES = 3  # …but at least on this many
 F1F2_WALL_LIMIT_S = 120  # one F1 + F2 trace is stopped after this long (counted as failed)
 F2_STATEMENT_TIMEOUT_S = 30  # PostgreSQL: one F1 + F2 query may run this long, then counts failed
+QUEUE_CASES = 2  # cases whose deferred F2 the tracing queue's steps are timed on, at each size
 WARMUP = 20
 PROVINCE = "01"
 LOCAL_OFFSET = 7 * 3600  # Vietnam time (UTC+7): check-in hours are local
@@ -191,6 +196,10 @@ def _finite(value: float | None) -> float | None:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
+
+
+def _s(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _us(seconds: float | None) -> float | None:
@@ -779,6 +788,33 @@ def f2_ranges(session: Session, case: Case) -> int:
     return sum(1 for pid, _at, out, auto in session.execute(stmt) if (out or auto) > since[pid])
 
 
+def timed_queue(
+    factory: sessionmaker[Session], settings: Settings, case_id: int, dialect: str
+) -> list[float]:
+    """The F1 a waiting tracer gets (``trace_waiting``), committed; then, when it left the F2 to
+    the tracing queue, the seconds of each of the queue's steps (``trace_deeper_step``), each
+    committed as the queue commits it (none: nothing was left to the queue)."""
+    with unit_of_work(factory) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        if TracingService(s, settings).trace_waiting(case).deferred_level is None:
+            return []
+    steps: list[float] = []
+    more = True
+    while more:
+        with unit_of_work(factory) as s:
+            if dialect == "postgresql":
+                s.execute(text(f"SET LOCAL statement_timeout = '{F2_STATEMENT_TIMEOUT_S}s'"))
+            case = s.get(Case, case_id)
+            assert case is not None
+            t0 = time.perf_counter()
+            with _deadline(F1F2_WALL_LIMIT_S):
+                more = TracingService(s, settings).trace_deeper_step(case)
+                s.flush()
+        steps.append(time.perf_counter() - t0)  # with the commit
+    return steps
+
+
 def measure(
     store: Store,
     settings: Settings,
@@ -903,6 +939,22 @@ def measure(
         bulk_contacts = sum(x.f1 for x in summaries)
         s.rollback()
 
+    log(f"queue: the F2 of {QUEUE_CASES} cases in the tracing queue's steps")
+    queue_steps: list[float] = []  # every step's seconds
+    queue_totals: list[float] = []  # each case's steps in all
+    queue_counts: list[int] = []  # each case's steps
+    queue_errors: list[str] = []
+    for case_id in probe_ids[:QUEUE_CASES]:
+        try:
+            steps = timed_queue(factory, settings, case_id, store.dialect)
+        except (SQLAlchemyError, TooSlow) as exc:
+            queue_errors.append(_failure(exc))
+            continue
+        if steps:
+            queue_steps += steps
+            queue_totals.append(sum(steps))
+            queue_counts.append(len(steps))
+
     def median(values: Sequence[float]) -> float | None:
         return _pct(values, 0.5)
 
@@ -943,6 +995,15 @@ def measure(
         "contacts_per_case_p50": median(figures.contacts),
         "contacts_per_case_p99": _pct(figures.contacts, 0.99),
         "f2_per_case_p50": median(figures.f2),
+        # The F2 the queue traces in steps of a transaction each (``queue`` in the method).
+        "queue_cases": len(queue_totals),
+        "queue_step_people": settings.trace_step_people
+        or (settings.trace_level_limit if store.dialect == "postgresql" else SQLITE_STEP_PEOPLE),
+        "queue_steps_per_case_p50": median(queue_counts),
+        "queue_step_max_s": _s(max(queue_steps, default=None)),
+        "queue_step_p50_s": _s(median(queue_steps)),
+        "queue_f2_s_p50": _s(median(queue_totals)),
+        "queue_errors": sorted(set(queue_errors)),
         "bulk_cases": len(bulk_ids),
         "bulk_f1_s": round(bulk_s, 3),
         "bulk_contacts": bulk_contacts,
@@ -1096,7 +1157,9 @@ def province(
         f"{figures['f1_find_p50_ms']} ms, in the database "
         f"{figures['f1_in_db_p50_ms']} ms), F1+F2 p50 {figures['f1f2_p50_ms']} ms, bare "
         f"{figures['bare_overlap_p50_ms']} ms, bulk {figures['bulk_f1_s']} s (found "
-        f"{figures['bulk_find_s']} s, in the database {figures['bulk_in_db_s']} s)"
+        f"{figures['bulk_find_s']} s, in the database {figures['bulk_in_db_s']} s); queue F2 "
+        f"p50 {figures['queue_f2_s_p50']} s in {figures['queue_steps_per_case_p50']} steps, "
+        f"the longest {figures['queue_step_max_s']} s"
     )
     return {
         "visits": size,
@@ -1202,6 +1265,10 @@ def summarize(
             "bulk_find: find_many, each person's strongest exposure read into Python, "
             "nothing stored; bulk_in_db: count_exposed of the same cases, one statement, "
             "nothing read or stored",
+            "queue": f"{QUEUE_CASES} probe cases: trace_waiting committed, then the "
+            "tracing queue's steps of the F2 (trace_deeper_step, TRACE_STEP_PEOPLE people of "
+            "the F1 a step: by default 50 on SQLite, the whole level on PostgreSQL), each "
+            "committed and timed with its commit; they are measured last and stay stored",
             "warmup_cases": WARMUP,
         },
         "machine_note": f"{cores} cores, {platform.machine()}, Python "
