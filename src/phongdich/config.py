@@ -100,12 +100,11 @@ class Settings(BaseSettings):
     # about 5-6 ms per F1 where venues are as busy as its reference layout (1 M visits: 957
     # F1 in 4.9 s on PostgreSQL, 966 in 5.9 s on SQLite), so 150 F1 is under a second.
     trace_at_once: int = Field(default=150, ge=0)
-    # The people of one level whose contacts one step of the tracing queue stores, each step a
-    # transaction of its own; 0: by database. SQLite runs one writer at a time, and check-ins
-    # wait while the queue writes: 50 people a step. Measured on 10 M visits, a case of 1,430
-    # F1 and 290,000 F2: one transaction held the write lock 14 s; steps of 50 at most 1.9 s,
-    # but 2.7 times as long in all (people found again in a later step are merged into their
-    # row). PostgreSQL writers do not wait for each other: the whole level in one step.
+    # The people of one level whose exposures one step of the tracing queue finds, each step a
+    # transaction of its own (a larger level is found in several steps, then stored in steps
+    # of ``tracing.service.STORE_STEP_PEOPLE`` contacts); 0: by database. SQLite runs one
+    # writer at a time, and check-ins wait while the queue writes: 50 people a step.
+    # PostgreSQL writers do not wait for each other: the whole level in one step.
     trace_step_people: int = Field(default=0, ge=0)
     # The most contact rows one warning request marks; a larger warning is queued and sent by
     # the tracing queue, this many people per transaction. Measured on 10 M visits with SQLite:

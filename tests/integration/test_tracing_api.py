@@ -15,7 +15,7 @@ from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
 from phongdich.tracing import service as tracing_service
 from phongdich.tracing import tasks as tracing_tasks
-from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
+from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace, TraceExposure
 from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.service import TracingService
 from phongdich.visits.service import ScanCommand, VisitService
@@ -462,9 +462,11 @@ def deeper_step(env: Env, case_id: int) -> bool:
 def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     env: Env, world: World, make_client: Any, monkeypatch: Any
 ) -> None:
-    """The queue stores the F2 from ``trace_step_people`` F1 per transaction. A person found
-    through two F1 in different steps keeps the stronger link whichever step comes first, and
-    the evidence of both, strongest first: the rows equal one trace's."""
+    """A level too large for one transaction is traced by the queue in steps: steps that
+    find the exposures of ``trace_step_people`` F1 each, then steps that store the contacts of
+    ``STORE_STEP_PEOPLE`` people each, every person's exposures ranked together. A person found
+    through two F1 of different steps keeps the stronger link and the evidence of both,
+    strongest first: the rows equal one trace's."""
     ids = scenario(env, make_client)
     owner, cafe1 = active_checkpoint(env, make_client, name="Quán cà phê Lá", type="restaurant")
     cafe2 = owner.post(
@@ -496,24 +498,27 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
         return {c["person"]: c["evidence"][0]["checkpoint"] for c in listed}
 
     assert level2() == {}
-    assert deeper_step(env, case["id"]) is True  # A's contacts
-    assert level2() == {
-        "Vũ Thị Em": "Nhà hàng Sen",
-        "Đinh Văn Giang": "Quán cà phê Lá",
-        "Mai Thị Hoa": "Quán cà phê Lá",
-    }
+    monkeypatch.setattr(tracing_service, "STORE_STEP_PEOPLE", 3)
+    assert deeper_step(env, case["id"]) is True  # A's exposures found and staged
+    assert level2() == {}
     assert tracer.get(url).json()["trace_deeper_pending"] is True
     page = tracer.get(f"/officials/tracing/cases/{case['id']}").text
     assert "Đã xét 1 trên 2 người F1." in page  # how far the steps got
-    assert deeper_step(env, case["id"]) is True  # C's: Giang's stronger link replaces A's
+    assert deeper_step(env, case["id"]) is True  # C's
+    assert deeper_step(env, case["id"]) is True  # no F1 left: the contacts next
+    assert "Đã xét 2 trên 2 người F1." in tracer.get(f"/officials/tracing/cases/{case['id']}").text
+    assert level2() == {}
+    assert deeper_step(env, case["id"]) is True  # three people: Bình, Em, Giang
     assert level2() == {
         "Lê Văn Bình": "Siêu thị Ba Đình",
         "Vũ Thị Em": "Nhà hàng Sen",
-        "Đinh Văn Giang": "Quán cà phê Mây",
-        "Mai Thị Hoa": "Quán cà phê Lá",
+        "Đinh Văn Giang": "Quán cà phê Mây",  # C's link, the stronger, though A's came first
     }
-    assert deeper_step(env, case["id"]) is False  # no F1 left: done
+    assert deeper_step(env, case["id"]) is False  # Hoa: done
+    assert level2()["Mai Thị Hoa"] == "Quán cà phê Lá"
     assert tracer.get(url).json()["trace_deeper_pending"] is False
+    with env.session() as s:
+        assert s.scalar(select(func.count()).select_from(TraceExposure)) == 0
     stepped = contact_snapshot(env, case["id"])
     giang = {c["person"]: c for c in tracer.get(f"{url}/contacts").json()}["Đinh Văn Giang"]
     assert [e["checkpoint"] for e in giang["evidence"]] == ["Quán cà phê Mây", "Quán cà phê Lá"]
@@ -531,8 +536,10 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     assert deeper_step(env, case["id"]) is True
     assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
     assert level2() == {}  # the F2 of the earlier trace went with it
+    with env.session() as s:  # and what its steps had found
+        assert s.scalar(select(func.count()).select_from(TraceExposure)) == 0
     done = tracing_tasks.trace_pending(env.factory, env.settings)
-    assert done == {"cases_traced_deeper": 1, "deeper_steps": 3}
+    assert done == {"cases_traced_deeper": 1, "deeper_steps": 5}
     assert contact_snapshot(env, case["id"]) == stepped
 
     # By default SQLite, where check-ins wait for the queue's writes, goes a few people a
@@ -541,7 +548,7 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     monkeypatch.setattr(tracing_service, "SQLITE_STEP_PEOPLE", 1)
     assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
     done = tracing_tasks.trace_pending(env.factory, env.settings)
-    steps = 3 if env.backend == "sqlite" else 1
+    steps = 5 if env.backend == "sqlite" else 1
     assert done == {"cases_traced_deeper": 1, "deeper_steps": steps}
     assert contact_snapshot(env, case["id"]) == stepped
 

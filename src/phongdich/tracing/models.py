@@ -58,6 +58,10 @@ class Case(Base):
     trace_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     trace_next_level: Mapped[int | None] = mapped_column(Integer)
     trace_after_person_id: Mapped[int] = mapped_column(BigId, default=0, server_default=text("0"))
+    # What the steps of that level do: none, finding the exposures of the level before's
+    # people (``trace_after_person_id``: the last of them done); "store": storing the contacts
+    # found (``trace_after_person_id``: the last contact stored).
+    trace_step_phase: Mapped[str | None] = mapped_column(String(8))
     notes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
@@ -110,6 +114,31 @@ class Contact(Base):
         UniqueConstraint("case_id", "person_id"),
         Index("ix_contacts_person", "person_id"),
         Index("ix_contacts_assigned", "assigned_unit", "status"),
+    )
+
+
+class TraceExposure(Base):
+    """An exposure the tracing queue found for a level of a case traced in steps, kept until a
+    later step stores that level's contacts: the steps that store rank each person's
+    exposures from every step together, as one trace ranks them. Rows go when stored, and
+    with a new trace of the case."""
+
+    __tablename__ = "trace_exposures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id", ondelete="CASCADE"))
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the case's ``trace_found_at``
+    level: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(BigId)  # checked against people when stored
+    via_person_id: Mapped[int] = mapped_column(BigId)
+    case_visit_id: Mapped[int] = mapped_column(BigId)
+    contact_visit_id: Mapped[int] = mapped_column(BigId)
+    risk: Mapped[float] = mapped_column(Float)
+    e: Mapped[datetime] = mapped_column(UTCDateTime)  # the end of the exposure
+    entry: Mapped[str] = mapped_column(Text)  # the evidence entry (JSON)
+
+    __table_args__ = (
+        Index("ix_trace_exposures_case_level_person", "case_id", "level", "person_id"),
     )
 
 

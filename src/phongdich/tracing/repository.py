@@ -27,7 +27,14 @@ from phongdich.db import bulk
 from phongdich.db.raw import Pending, RawSql
 from phongdich.geo.repository import subtree_codes
 from phongdich.people.models import HouseholdMember, Person
-from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace, WarningJob
+from phongdich.tracing.models import (
+    Case,
+    Contact,
+    ContactReport,
+    ExposurePlace,
+    TraceExposure,
+    WarningJob,
+)
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import LONGEST_VISIT
 
@@ -231,41 +238,19 @@ _COUNT_EXPOSED = (
 # venue's thousand contacts never travel to Python and back. A row this trace already wrote
 # (``found_at`` = this trace's time: a closer level, or a link from a household or a report)
 # keeps its link and gains the new exposures as evidence; a row of an earlier trace is
-# replaced, keeping its follow-up status and assignment (``_UPSERT``). A row this trace wrote
-# at the same level (the queue's steps store one level a few people at a time) takes the
-# stronger link of the two, in ``_EXPOSED``'s order, and the strongest entries of both as
-# evidence: the steps together store what one statement would.
+# replaced, keeping its follow-up status and assignment (``_UPSERT``).
 _STALE = "(contacts.found_at IS NULL OR contacts.found_at < excluded.found_at)"
 _UPSERT = """
 ON CONFLICT (case_id, person_id) DO UPDATE SET
   level = CASE WHEN {stale} THEN excluded.level ELSE contacts.level END,
   source = CASE WHEN {stale} THEN excluded.source ELSE contacts.source END,
-  via_person_id = CASE WHEN {stale} OR {stronger} THEN excluded.via_person_id
-                       ELSE contacts.via_person_id END,
-  risk = CASE WHEN {stale} OR {stronger} THEN excluded.risk ELSE contacts.risk END,
-  last_exposure = CASE WHEN {stale} OR {stronger} THEN excluded.last_exposure
-                       ELSE contacts.last_exposure END,
-  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {merged} END,
+  via_person_id = CASE WHEN {stale} THEN excluded.via_person_id ELSE contacts.via_person_id END,
+  risk = CASE WHEN {stale} THEN excluded.risk ELSE contacts.risk END,
+  last_exposure = CASE WHEN {stale} THEN excluded.last_exposure ELSE contacts.last_exposure END,
+  evidence = CASE WHEN {stale} THEN excluded.evidence ELSE {appended} END,
   updated_at = excluded.updated_at,
   found_at = excluded.found_at
 """
-
-
-# Whether the new link is the stronger one at the same level: risk, then the latest, then the
-# lower visit ids (of each row's first evidence entry, its link).
-def _stronger(first: str) -> str:
-    """``first``: the SQL of a row's first evidence entry's key (``{row}``, ``{key}``)."""
-    keys = [
-        f"{row}.risk, {row}.last_exposure, "
-        f"-{first.format(row=row, key='contact_visit_id')}, "
-        f"-{first.format(row=row, key='case_visit_id')}"
-        for row in ("excluded", "contacts")
-    ]
-    return f"(contacts.level = excluded.level AND ({keys[0]}) > ({keys[1]}))"
-
-
-_FIRST_PG = "CAST(CAST({row}.evidence AS json)->0->>'{key}' AS bigint)"
-_FIRST_SQLITE = "json_extract({row}.evidence, '$[0].{key}')"
 # The statement starts with INSERT, its CTEs inside: Python's sqlite3 opens the transaction
 # before a statement only when its first word says it writes (a leading WITH would run it on
 # its own, committed at once).
@@ -307,42 +292,21 @@ _ENTRY_SQLITE = """json_object(
     'minutes', t.span_s / 60.0, 'certain_minutes', t.certain_s / 60.0, 'rule', t.rule)""".format(
     s="replace(t.s, ' ', 'T') || '+00:00'", e="replace(t.e, ' ', 'T') || '+00:00'"
 )
-# Both rows' evidence, at most ``:evidence_limit`` entries: first the row's own links (of its
-# level, when the new ones are of a deeper level: a closer level's links stay first, in their
-# order), then every other entry by level and in ``_EXPOSED``'s order. One trace appends a
-# deeper level's ranked entries to the closer level's; the queue's steps, storing a level a
-# few people at a time, merge each step's entries into the earlier steps' the same way.
-_MERGED_PG = """(
-    SELECT CAST(json_agg(a.value ORDER BY a.k, a.i, a.lv, a.r DESC, a.e DESC, a.cv, a.kv)
-                AS text) FROM (
-      SELECT o.value, o.k, CASE WHEN o.k = 0 THEN o.i ELSE 0 END AS i,
-             CAST(o.value->>'level' AS integer) AS lv, CAST(o.value->>'risk' AS numeric) AS r,
-             o.value->>'end' AS e, CAST(o.value->>'contact_visit_id' AS bigint) AS cv,
-             CAST(o.value->>'case_visit_id' AS bigint) AS kv
-      FROM (SELECT CASE WHEN CAST(c.value->>'level' AS integer) = contacts.level
-                         AND contacts.level < excluded.level THEN 0 ELSE 1 END AS k,
-                   c.i, c.value
-            FROM json_array_elements(CAST(contacts.evidence AS json))
-                 WITH ORDINALITY AS c(value, i)
-            UNION ALL
-            SELECT 1, n.i, n.value
-            FROM json_array_elements(CAST(excluded.evidence AS json))
-                 WITH ORDINALITY AS n(value, i)) AS o
-      ORDER BY 2, 3, 4, 5 DESC, 6 DESC, 7, 8 LIMIT :evidence_limit) AS a)"""
-_MERGED_SQLITE = """(
+# The row's evidence, then the new entries, at most ``:evidence_limit`` in all.
+_APPENDED_PG = """(
+    SELECT CAST(json_agg(a.value ORDER BY a.k, a.i) AS text) FROM (
+      SELECT 0 AS k, o.i, o.value
+      FROM json_array_elements(CAST(contacts.evidence AS json)) WITH ORDINALITY AS o(value, i)
+      UNION ALL
+      SELECT 1 AS k, o.i, o.value
+      FROM json_array_elements(CAST(excluded.evidence AS json)) WITH ORDINALITY AS o(value, i)
+      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
+_APPENDED_SQLITE = """(
     SELECT json_group_array(json(a.value)) FROM (
-      SELECT o.value FROM (
-        SELECT CASE WHEN json_extract(c.value, '$.level') = contacts.level
-                     AND contacts.level < excluded.level THEN 0 ELSE 1 END AS k,
-               c.key AS i, c.value
-        FROM json_each(contacts.evidence) AS c
-        UNION ALL
-        SELECT 1, n.key, n.value FROM json_each(excluded.evidence) AS n) AS o
-      ORDER BY o.k, CASE WHEN o.k = 0 THEN o.i ELSE 0 END, json_extract(o.value, '$.level'),
-               json_extract(o.value, '$.risk') DESC, json_extract(o.value, '$.end') DESC,
-               json_extract(o.value, '$.contact_visit_id'),
-               json_extract(o.value, '$.case_visit_id')
-      LIMIT :evidence_limit) AS a)"""
+      SELECT 0 AS k, o.key AS i, o.value FROM json_each(contacts.evidence) AS o
+      UNION ALL
+      SELECT 1 AS k, o.key AS i, o.value FROM json_each(excluded.evidence) AS o
+      ORDER BY 1, 2 LIMIT :evidence_limit) AS a)"""
 
 _INNER_PG = """
       SELECT r.case_id, v.person_id, r.case_visit_id, v.id AS contact_visit_id,
@@ -452,11 +416,7 @@ _STORE_EXPOSURES_PG = text(
     _STORE_EXPOSURES.format(
         exposed=_EXPOSED_PG,
         evidence=f"CAST(json_agg({_ENTRY_PG} ORDER BY t.n) AS text)",
-        upsert=_UPSERT.format(
-            stale=_STALE,
-            stronger=_stronger(_FIRST_PG),
-            merged=_MERGED_PG,
-        ),
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_PG),
     )
 )
 
@@ -507,11 +467,43 @@ _STORE_EXPOSURES_SQLITE = text(
         rank_key=_RANK_KEY_SQLITE,
         entry=_ENTRY_SQLITE,
         rows=_ROWS_SQLITE,
-        upsert=_UPSERT.format(
-            stale=_STALE,
-            stronger=_stronger(_FIRST_SQLITE),
-            merged=_MERGED_SQLITE,
-        ),
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_SQLITE),
+    )
+)
+
+# The queue's steps of a level too large for one transaction: first every exposure of the
+# level, a few people of the level before per step, kept as ``trace_exposures`` rows with
+# their evidence entry (no ranking, no conflict between steps)…
+_STAGE = """
+INSERT INTO trace_exposures (case_id, found_at, level, person_id, via_person_id, case_visit_id,
+                             contact_visit_id, risk, e, entry)
+SELECT t.case_id, :now, :level, t.person_id, t.via_person_id, t.case_visit_id,
+       t.contact_visit_id, t.risk, t.e, {entry}
+FROM ({rows}) AS t"""
+_STAGE_PG = text(_STAGE.format(entry=f"CAST({_ENTRY_PG} AS text)", rows=_ROWS_PG))
+_STAGE_SQLITE = text(_STAGE.format(entry=_ENTRY_SQLITE, rows=_ROWS_SQLITE))
+# …then the contacts, a range of people per step, by the statements that store a level at
+# once, reading these rows instead of computing the overlaps: each person's exposures from
+# every step ranked together, as one trace ranks them.
+_STAGED_ROWS = """
+  SELECT g.case_id, g.person_id, g.via_person_id, g.risk, g.e, g.case_visit_id,
+         g.contact_visit_id, g.entry
+  FROM trace_exposures AS g
+  WHERE g.case_id = :case_id AND g.level = :level AND g.found_at = :now
+    AND g.person_id > :after AND g.person_id <= :upto"""
+_STORE_STAGED_PG = text(
+    _STORE_EXPOSURES.format(
+        exposed=_EXPOSED.format(rows=_STAGED_ROWS),
+        evidence="CAST(json_agg(CAST(t.entry AS json) ORDER BY t.n) AS text)",
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_PG),
+    )
+)
+_STORE_STAGED_SQLITE = text(
+    _STORE_GROUPED.format(
+        rank_key=_RANK_KEY_SQLITE,
+        entry="json(t.entry)",
+        rows=_STAGED_ROWS,
+        upsert=_UPSERT.format(stale=_STALE, appended=_APPENDED_SQLITE),
     )
 )
 
@@ -811,6 +803,90 @@ class TracingRepository:
             part = by_case[first:last]
             self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
             first = last
+
+    def stage_exposures(
+        self,
+        ranges: Sequence[CaseRange],
+        level: int,
+        now: datetime,
+        estimated_factor: float,
+        risk_unit_minutes: float,
+        chunk: int = 5_000,
+    ) -> None:
+        """Keep every exposure of these case stays at ``level`` as a ``trace_exposures`` row
+        (marked ``now``, the case's trace), for ``store_staged`` to store later."""
+        if not ranges:
+            return
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
+            self.session.execute(_TUNE_PG)
+        stmt = _STAGE_PG if postgresql else _STAGE_SQLITE
+        constants = {
+            "estimated_factor": estimated_factor,
+            "risk_unit": risk_unit_minutes,
+            "level": level,
+        }
+        for first in range(0, len(ranges), chunk):
+            part = ranges[first : first + chunk]
+            self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
+
+    def staged_people(
+        self, case_id: int, level: int, now: datetime, after_person_id: int, limit: int
+    ) -> list[int]:
+        """The next ``limit`` people, by id after ``after_person_id``, with exposures staged
+        for the case's ``level`` by the trace marked ``now``."""
+        stmt = (
+            select(TraceExposure.person_id)
+            .where(
+                TraceExposure.case_id == case_id,
+                TraceExposure.level == level,
+                TraceExposure.found_at == now,
+                TraceExposure.person_id > after_person_id,
+            )
+            .group_by(TraceExposure.person_id)
+            .order_by(TraceExposure.person_id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    def store_staged(
+        self,
+        case_id: int,
+        level: int,
+        now: datetime,
+        people: tuple[int, int],
+        evidence_limit: int,
+    ) -> None:
+        """Store the contacts of the people (after, upto] from their staged exposures, as
+        ``store_exposures`` stores them, and drop those exposures."""
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
+            self.session.execute(_TUNE_PG)
+        after, upto = people
+        params: dict[str, Any] = {
+            "case_id": case_id,
+            "level": level,
+            "now": now if postgresql else _sqlite_time(now),
+            "after": after,
+            "upto": upto,
+            "evidence_limit": evidence_limit,
+        }
+        self.session.execute(_STORE_STAGED_PG if postgresql else _STORE_STAGED_SQLITE, params)
+        self.session.execute(
+            delete(TraceExposure).where(
+                TraceExposure.case_id == case_id,
+                TraceExposure.level == level,
+                TraceExposure.person_id > after,
+                TraceExposure.person_id <= upto,
+            )
+        )
+
+    def drop_staged(self, case_ids: Collection[int]) -> None:
+        """Drop what the queue's steps staged for these cases (a new trace starts over)."""
+        if case_ids:
+            self.session.execute(
+                delete(TraceExposure).where(TraceExposure.case_id.in_(sorted(case_ids)))
+            )
 
     def touched(
         self, case_ids: Collection[int], level: int, now: datetime

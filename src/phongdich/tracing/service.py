@@ -35,6 +35,8 @@ F1_INFECTIOUS = timedelta(days=14)
 # The people of a level whose contacts one step of the tracing queue stores on SQLite, unless
 # ``Settings.trace_step_people`` says otherwise (see there).
 SQLITE_STEP_PEOPLE = 50
+# The contacts one step of the tracing queue stores from the exposures earlier steps staged.
+STORE_STEP_PEOPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -581,6 +583,7 @@ class TracingService:
         if not cases:
             return []
         self.repo.lock_cases(cases)
+        self.repo.drop_staged([c.id for c in cases])  # what the queue's steps had found goes
         started = now = utcnow()
         overlap = self.overlap_rules()
         windows = {c.id: _window(c, now) for c in cases}
@@ -627,6 +630,7 @@ class TracingService:
             case.trace_found_at = now
             case.trace_next_level = deferred
             case.trace_after_person_id = 0
+            case.trace_step_phase = None
             case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}
@@ -647,14 +651,20 @@ class TracingService:
         return summaries
 
     def trace_deeper_step(self, case: Case) -> bool:
-        """One step of the deeper levels the tracing queue traces for a case (``trace_deeper``):
-        the contacts of the next people of the level before (by person id:
-        ``Settings.trace_step_people``, by default a few on SQLite and the whole level on
-        PostgreSQL), stored as the case's last trace stores them and marked with its time, so
-        that the steps together equal one ``trace``. The queue runs each step in a transaction
-        of its own: at 10 M visits a thousand F1 have an F2 of 170,000-300,000 people, seconds
-        of writing that on SQLite would hold the write lock check-ins wait for. Returns whether
-        steps are left (the case records how far they got)."""
+        """One step of the deeper levels the tracing queue traces for a case (``trace_deeper``),
+        continuing from what the case's last trace stored and marking its rows as that trace
+        did, so that the steps together store what one ``trace`` stores. The queue runs each
+        step in a transaction of its own: at 10 M visits a thousand F1 have an F2 of
+        170,000-300,000 people, seconds of writing that on SQLite would hold the write lock
+        check-ins wait for.
+
+        A level whose people before it fit one step (``Settings.trace_step_people``: by
+        default a few on SQLite, the whole level on PostgreSQL) is stored in that step. A
+        larger one takes two phases: steps that find and stage the exposures of the next
+        people of the level before (by person id), then steps that store the contacts of
+        ``STORE_STEP_PEOPLE`` people at a time from what was staged, each person's exposures
+        ranked together. Returns whether steps are left (the case records how far they got).
+        """
         self.repo.lock_cases([case])
         found_at = case.trace_found_at
         if found_at is None:  # traced before the steps: trace it again, as deep as configured
@@ -663,51 +673,86 @@ class TracingService:
         depth = self.settings.trace_depth
         level = case.trace_next_level or 2
         after = case.trace_after_person_id
-        if level <= depth:
-            if after == 0:
-                people = self.repo.count_touched(case.id, level - 1, found_at)
-                if people > self.settings.trace_level_limit:
-                    return self._end_deeper(case, found_at, (level, people))
-            limit = self.settings.trace_step_people or (
-                SQLITE_STEP_PEOPLE if self.repo.one_writer() else self.settings.trace_level_limit
-            )
-            page = self.repo.touched_after(case.id, level - 1, found_at, after, limit)
-            sources = [
-                (case.id, pid, case.person_id, (at, min(found_at, at + F1_INFECTIOUS)))
-                for pid, at in page
-                if at < found_at
-            ]
+        if level > depth:
+            return self._end_deeper(case, found_at, None)
+        if case.trace_step_phase == "store":
+            people = self.repo.staged_people(case.id, level, found_at, after, STORE_STEP_PEOPLE)
+            if people:
+                self.repo.store_staged(
+                    case.id, level, found_at, (after, people[-1]), EVIDENCE_LIMIT
+                )
+            if len(people) == STORE_STEP_PEOPLE:
+                return self._next_step(case, level, people[-1], "store")
+            return self._level_done(case, level, found_at)
+        if after == 0:
+            before = self.repo.count_touched(case.id, level - 1, found_at)
+            if before > self.settings.trace_level_limit:
+                return self._end_deeper(case, found_at, (level, before))
+        limit = self.settings.trace_step_people or (
+            SQLITE_STEP_PEOPLE if self.repo.one_writer() else self.settings.trace_level_limit
+        )
+        page = self.repo.touched_after(case.id, level - 1, found_at, after, limit)
+        sources = [
+            (case.id, pid, case.person_id, (at, min(found_at, at + F1_INFECTIOUS)))
+            for pid, at in page
+            if at < found_at
+        ]
+        overlap = self.overlap_rules()
+        if after == 0 and len(page) < limit:  # the whole level in this step, as a trace does
             if sources:
-                self._store_level(sources, level, self.overlap_rules(), found_at)
-            if len(page) == limit:  # more people of the level before
-                case.trace_next_level, case.trace_after_person_id = level, page[-1][0]
-            elif level < depth and (page or after):  # this level done: the next one
-                case.trace_next_level, case.trace_after_person_id = level + 1, 0
-            else:
-                return self._end_deeper(case, found_at, None)
-            case.trace_claimed_at = None  # the next step may start at once
-            return True
+                self._store_level(sources, level, overlap, found_at)
+            return (
+                self._level_done(case, level, found_at)
+                if page
+                else self._end_deeper(case, found_at, None)
+            )
+        if sources:
+            ranges, _kinds = self._ranges(sources, overlap, found_at)
+            self.repo.stage_exposures(
+                ranges, level, found_at, overlap.estimated_factor, rules.RISK_UNIT_MINUTES
+            )
+        if len(page) == limit:  # more people of the level before
+            return self._next_step(case, level, page[-1][0], None)
+        return self._next_step(case, level, 0, "store")  # all found: store them next
+
+    @staticmethod
+    def _next_step(case: Case, level: int, after: int, phase: str | None) -> bool:
+        case.trace_next_level, case.trace_after_person_id = level, after
+        case.trace_step_phase = phase
+        case.trace_claimed_at = None  # the next step may start at once
+        return True
+
+    def _level_done(self, case: Case, level: int, found_at: datetime) -> bool:
+        """A level stored: the next one, or the end."""
+        if level < self.settings.trace_depth:
+            return self._next_step(case, level + 1, 0, None)
         return self._end_deeper(case, found_at, None)
 
     def deeper_progress(self, case: Case) -> tuple[int, int, int] | None:
         """How far the queue's steps got on the case's deeper levels: (the level being traced,
-        people of the level before whose contacts are stored, people of that level); none
+        people of the level before whose exposures are found, people of that level); none
         when nothing waits or no step has run yet."""
         after, found_at = case.trace_after_person_id, case.trace_found_at
-        if not (case.traced_at and case.trace_deeper and after and found_at):
+        if not (case.traced_at and case.trace_deeper and found_at):
+            return None
+        if not (after or case.trace_step_phase):  # no step has run yet
             return None
         level = case.trace_next_level or 2
-        done = self.repo.count_touched(case.id, level - 1, found_at, after)
-        return level, done, self.repo.count_touched(case.id, level - 1, found_at)
+        people = self.repo.count_touched(case.id, level - 1, found_at)
+        if case.trace_step_phase == "store":
+            return level, people, people
+        return level, self.repo.count_touched(case.id, level - 1, found_at, after), people
 
     def _end_deeper(self, case: Case, found_at: datetime, stopped: tuple[int, int] | None) -> bool:
         """The last step of a case's deeper levels: the rows of an earlier trace that this one
         did not find again go, and the case is traced."""
         self.repo.finish_trace([case.id], found_at)
+        self.repo.drop_staged([case.id])
         case.traced_at = utcnow()
         case.trace_deeper = False
         case.trace_next_level = None
         case.trace_after_person_id = 0
+        case.trace_step_phase = None
         case.trace_claimed_at = None
         case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
         return False
