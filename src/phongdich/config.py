@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     trace_at_once: int = Field(default=150, ge=0)
     # The people of one level whose exposures one step of the tracing queue finds, each step a
     # transaction of its own (a larger level is found in several steps, then stored in steps
-    # of ``tracing.service.STORE_STEP_PEOPLE`` contacts); 0: by database. SQLite runs one
+    # of ``tracing.service.STORE_STEP_ROWS`` exposures); 0: by database. SQLite runs one
     # writer at a time, and check-ins wait while the queue writes: 50 people a step.
     # PostgreSQL writers do not wait for each other: the whole level in one step.
     trace_step_people: int = Field(default=0, ge=0)

@@ -464,9 +464,9 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
 ) -> None:
     """A level too large for one transaction is traced by the queue in steps: steps that
     find the exposures of ``trace_step_people`` F1 each, then steps that store the contacts of
-    ``STORE_STEP_PEOPLE`` people each, every person's exposures ranked together. A person found
-    through two F1 of different steps keeps the stronger link and the evidence of both,
-    strongest first: the rows equal one trace's."""
+    the people of ``STORE_STEP_ROWS`` exposures each, every person's exposures ranked
+    together. A person found through two F1 of different steps keeps the stronger link and
+    the evidence of both, strongest first: the rows equal one trace's."""
     ids = scenario(env, make_client)
     owner, cafe1 = active_checkpoint(env, make_client, name="Quán cà phê Lá", type="restaurant")
     cafe2 = owner.post(
@@ -498,7 +498,7 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
         return {c["person"]: c["evidence"][0]["checkpoint"] for c in listed}
 
     assert level2() == {}
-    monkeypatch.setattr(tracing_service, "STORE_STEP_PEOPLE", 3)
+    monkeypatch.setattr(tracing_service, "STORE_STEP_ROWS", 3)
     assert deeper_step(env, case["id"]) is True  # A's exposures found and staged
     assert level2() == {}
     assert tracer.get(url).json()["trace_deeper_pending"] is True
@@ -508,7 +508,7 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     assert deeper_step(env, case["id"]) is True  # no F1 left: the contacts next
     assert "Đã xét 2 trên 2 người F1." in tracer.get(f"/officials/tracing/cases/{case['id']}").text
     assert level2() == {}
-    assert deeper_step(env, case["id"]) is True  # three people: Bình, Em, Giang
+    assert deeper_step(env, case["id"]) is True  # Bình, Em, Giang: four exposures
     assert level2() == {
         "Lê Văn Bình": "Siêu thị Ba Đình",
         "Vũ Thị Em": "Nhà hàng Sen",

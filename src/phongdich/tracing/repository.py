@@ -830,11 +830,12 @@ class TracingRepository:
             part = ranges[first : first + chunk]
             self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
 
-    def staged_people(
-        self, case_id: int, level: int, now: datetime, after_person_id: int, limit: int
-    ) -> list[int]:
-        """The next ``limit`` people, by id after ``after_person_id``, with exposures staged
-        for the case's ``level`` by the trace marked ``now``."""
+    def staged_upto(
+        self, case_id: int, level: int, now: datetime, after_person_id: int, rows: int
+    ) -> int | None:
+        """The person, by id after ``after_person_id``, at whom about ``rows`` exposures staged
+        for the case's ``level`` by the trace marked ``now`` are reached (all of that
+        person's count); none when fewer are left."""
         stmt = (
             select(TraceExposure.person_id)
             .where(
@@ -843,11 +844,11 @@ class TracingRepository:
                 TraceExposure.found_at == now,
                 TraceExposure.person_id > after_person_id,
             )
-            .group_by(TraceExposure.person_id)
             .order_by(TraceExposure.person_id)
-            .limit(limit)
+            .offset(rows - 1)
+            .limit(1)
         )
-        return list(self.session.scalars(stmt))
+        return self.session.scalar(stmt)
 
     def store_staged(
         self,
