@@ -293,8 +293,11 @@ def bench(
         int | None,
         typer.Option(
             help="posters: 2000; checkpoints: 100000; personal-qr: 20000; trace-quality: people "
-            "(20000); match: published keys (100000)"
+            "(20000); match: published keys (100000); trace: as --visits"
         ),
+    ] = None,
+    visits: Annotated[
+        int | None, typer.Option(help="trace: visits of the largest size (10000000)")
     ] = None,
     db: Annotated[str, typer.Option(help="checkin: sqlite or postgresql")] = "sqlite",
     seconds: Annotated[int, typer.Option(help="checkin: seconds per measured run")] = 10,
@@ -349,7 +352,7 @@ def bench(
         if checkpoints is not None and checkpoints < 1:
             _fail("--checkpoints must be at least 1")
         result = bench_trace.run(
-            db=db, visits=count or 10_000_000, full=full, checkpoints=checkpoints
+            db=db, visits=visits or count or 10_000_000, full=full, checkpoints=checkpoints
         )
     elif name == "match":
         from phongdich.bench import match as bench_match

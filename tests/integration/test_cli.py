@@ -265,6 +265,29 @@ def test_trace_pending_traces_the_line_listed_cases_from_cron(db_url: str) -> No
     engine.dispose()
 
 
+def test_the_trace_bench_takes_its_size_from_visits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench trace --visits N`` (``--count`` too) sets the largest size measured."""
+    from phongdich.bench import trace as bench_trace
+
+    calls: list[dict[str, object]] = []
+
+    def fake_run(**kwargs: object) -> dict[str, object]:
+        calls.append(kwargs)
+        return {"bench": "trace"}
+
+    monkeypatch.setattr(bench_trace, "run", fake_run)
+    for args, visits in (([], 10_000_000), (["--visits", "3000000"], 3_000_000)):
+        code, output = run("bench", "trace", "--db", "postgresql", *args)
+        assert code == 0, output
+        assert json.loads(output.strip().splitlines()[-1]) == {"bench": "trace"}
+        assert calls[-1] == {
+            "db": "postgresql",
+            "visits": visits,
+            "full": False,
+            "checkpoints": None,
+        }
+
+
 def test_the_trace_bench_refuses_a_layout_without_checkpoints() -> None:
     """Refused before any database is made or any data generated."""
     code, output = run("bench", "trace", "--checkpoints", "0", "--count", "1000")
