@@ -32,7 +32,7 @@ FOLLOW_UP = ("to_call", "notified", "quarantined", "tested", "cleared", "lost")
 EVIDENCE_LIMIT = 20
 # An F1 may pass the virus on from the exposure on, for this long.
 F1_INFECTIOUS = timedelta(days=14)
-# The people of a level whose contacts one step of the tracing queue stores on SQLite, unless
+# The people of a level whose exposures one step of the tracing queue finds on SQLite, unless
 # ``Settings.trace_step_people`` says otherwise (see there).
 SQLITE_STEP_PEOPLE = 50
 # The exposures earlier steps of the tracing queue staged that one step stores as contacts
