@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import TextClause
 
 from phongdich.accounts.models import PhoneAccount
 from phongdich.checkpoints.models import Checkpoint, Entrance
@@ -759,10 +760,7 @@ class TracingRepository:
         rows), counted in one statement: finding without reading or storing."""
         if not ranges:
             return 0
-        postgresql = bulk.is_postgresql(self.session)
-        if postgresql:
-            self.session.execute(_TUNE_PG)
-        stmt = _COUNT_EXPOSED_PG if postgresql else _COUNT_EXPOSED_SQLITE
+        stmt, postgresql = self._overlap_statement(_COUNT_EXPOSED_PG, _COUNT_EXPOSED_SQLITE)
         params = _range_params(ranges, now, postgresql)
         params |= {"estimated_factor": estimated_factor, "risk_unit": risk_unit_minutes}
         return int(self.session.execute(stmt, params).scalar_one())
@@ -784,10 +782,7 @@ class TracingRepository:
         are ranked together)."""
         if not ranges:
             return
-        postgresql = bulk.is_postgresql(self.session)
-        if postgresql:
-            self.session.execute(_TUNE_PG)
-        stmt = _STORE_EXPOSURES_PG if postgresql else _STORE_EXPOSURES_SQLITE
+        stmt, postgresql = self._overlap_statement(_STORE_EXPOSURES_PG, _STORE_EXPOSURES_SQLITE)
         constants = {
             "estimated_factor": estimated_factor,
             "risk_unit": risk_unit_minutes,
@@ -804,6 +799,14 @@ class TracingRepository:
             self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
             first = last
 
+    def _overlap_statement(self, pg: TextClause, sqlite: TextClause) -> tuple[TextClause, bool]:
+        """The overlap statement for this database (and whether it is PostgreSQL, whose
+        transaction is tuned for it first)."""
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
+            self.session.execute(_TUNE_PG)
+        return (pg if postgresql else sqlite), postgresql
+
     def stage_exposures(
         self,
         ranges: Sequence[CaseRange],
@@ -817,10 +820,7 @@ class TracingRepository:
         (marked ``now``, the case's trace), for ``store_staged`` to store later."""
         if not ranges:
             return
-        postgresql = bulk.is_postgresql(self.session)
-        if postgresql:
-            self.session.execute(_TUNE_PG)
-        stmt = _STAGE_PG if postgresql else _STAGE_SQLITE
+        stmt, postgresql = self._overlap_statement(_STAGE_PG, _STAGE_SQLITE)
         constants = {
             "estimated_factor": estimated_factor,
             "risk_unit": risk_unit_minutes,
@@ -860,9 +860,7 @@ class TracingRepository:
     ) -> None:
         """Store the contacts of the people (after, upto] from their staged exposures, as
         ``store_exposures`` stores them, and drop those exposures."""
-        postgresql = bulk.is_postgresql(self.session)
-        if postgresql:
-            self.session.execute(_TUNE_PG)
+        stmt, postgresql = self._overlap_statement(_STORE_STAGED_PG, _STORE_STAGED_SQLITE)
         after, upto = people
         params: dict[str, Any] = {
             "case_id": case_id,
@@ -872,7 +870,7 @@ class TracingRepository:
             "upto": upto,
             "evidence_limit": evidence_limit,
         }
-        self.session.execute(_STORE_STAGED_PG if postgresql else _STORE_STAGED_SQLITE, params)
+        self.session.execute(stmt, params)
         self.session.execute(
             delete(TraceExposure).where(
                 TraceExposure.case_id == case_id,
