@@ -498,12 +498,16 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
         return {c["person"]: c["evidence"][0]["checkpoint"] for c in listed}
 
     assert level2() == {}
+    assert tracer.get(url).json()["trace_deeper_level"] is None  # no step has run yet
     monkeypatch.setattr(tracing_service, "STORE_STEP_ROWS", 3)
     assert deeper_step(env, case["id"]) is True  # A's exposures found and staged
     assert level2() == {}
-    assert tracer.get(url).json()["trace_deeper_pending"] is True
+    shown = tracer.get(url).json()
+    assert shown["trace_deeper_pending"] is True
+    progress = (shown["trace_deeper_level"], shown["trace_deeper_done"], shown["trace_deeper_of"])
+    assert progress == (2, 1, 2)  # how far the steps got: F2, 1 of 2 F1 done
     page = tracer.get(f"/officials/tracing/cases/{case['id']}").text
-    assert "Đã xét 1 trên 2 người F1." in page  # how far the steps got
+    assert "Đã xét 1 trên 2 người F1." in page
     assert deeper_step(env, case["id"]) is True  # C's
     assert deeper_step(env, case["id"]) is True  # no F1 left: the contacts next
     assert "Đã xét 2 trên 2 người F1." in tracer.get(f"/officials/tracing/cases/{case['id']}").text
@@ -516,7 +520,8 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     }
     assert deeper_step(env, case["id"]) is False  # Hoa: done
     assert level2()["Mai Thị Hoa"] == "Quán cà phê Lá"
-    assert tracer.get(url).json()["trace_deeper_pending"] is False
+    shown = tracer.get(url).json()
+    assert (shown["trace_deeper_pending"], shown["trace_deeper_level"]) == (False, None)
     with env.session() as s:
         assert s.scalar(select(func.count()).select_from(TraceExposure)) == 0
     stepped = contact_snapshot(env, case["id"])

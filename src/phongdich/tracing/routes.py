@@ -121,7 +121,7 @@ def get_case(
     person = db.get(Person, case.person_id)
     if person is not None:
         service.audit_shown(principal, [person], f"case {case.id}")
-    return case_out(person, case)
+    return case_out(person, case, service.deeper_progress(case))
 
 
 @router.post(
@@ -375,9 +375,12 @@ def set_status(
     return {"id": contact.id, "status": contact.status}
 
 
-def case_out(person: Person | None, case: Case) -> CaseOut:
+def case_out(
+    person: Person | None, case: Case, progress: tuple[int, int, int] | None = None
+) -> CaseOut:
     if person is None:
         raise NotFound()
+    level, done, of = progress or (None, None, None)
     return CaseOut(
         id=case.id,
         person_id=case.person_id,
@@ -393,6 +396,9 @@ def case_out(person: Person | None, case: Case) -> CaseOut:
         trace_stopped_level=case.trace_stopped_level,
         trace_stopped_people=case.trace_stopped_people,
         trace_deeper_pending=bool(case.traced_at and case.trace_deeper),
+        trace_deeper_level=level,
+        trace_deeper_done=done,
+        trace_deeper_of=of,
     )
 
 

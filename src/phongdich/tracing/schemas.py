@@ -59,8 +59,14 @@ class CaseOut(BaseModel):
     # As in ``TraceOut``, from the last trace.
     trace_stopped_level: int | None = None
     trace_stopped_people: int | None = None
-    # The F1 is traced and the deeper levels wait for the tracing queue (seconds).
+    # The F1 is traced and the deeper levels wait for the tracing queue (seconds, or minutes
+    # for a large F1).
     trace_deeper_pending: bool = False
+    # How far the queue's steps got (one case only, once a step has run): the level traced,
+    # and of the people of the level before, how many are done and how many in all.
+    trace_deeper_level: int | None = None
+    trace_deeper_done: int | None = None
+    trace_deeper_of: int | None = None
 
 
 class TraceOut(BaseModel):
