@@ -85,7 +85,7 @@ from phongdich.geo.service import UnitService
 from phongdich.kit.clock import utcnow
 from phongdich.tracing.models import Case
 from phongdich.tracing.repository import TracingRepository
-from phongdich.tracing.service import SQLITE_STEP_PEOPLE, TracingService, longest_visits
+from phongdich.tracing.service import TracingService, longest_visits
 from phongdich.visits.models import Visit
 from phongdich.visits.rules import DEFAULT_DURATIONS, LONGEST_VISIT, OUT_AUTOMATIC, OUT_SCANNED
 
@@ -944,6 +944,8 @@ def measure(
     queue_totals: list[float] = []  # each case's steps in all
     queue_counts: list[int] = []  # each case's steps
     queue_errors: list[str] = []
+    with factory() as s:
+        step_people = TracingService(s, settings).step_people()
     for case_id in probe_ids[:QUEUE_CASES]:
         try:
             steps = timed_queue(factory, settings, case_id, store.dialect)
@@ -997,8 +999,7 @@ def measure(
         "f2_per_case_p50": median(figures.f2),
         # The F2 the queue traces in steps of a transaction each (``queue`` in the method).
         "queue_cases": len(queue_totals),
-        "queue_step_people": settings.trace_step_people
-        or (settings.trace_level_limit if store.dialect == "postgresql" else SQLITE_STEP_PEOPLE),
+        "queue_step_people": step_people,
         "queue_steps_per_case_p50": median(queue_counts),
         "queue_step_max_s": _s(max(queue_steps, default=None)),
         "queue_step_p50_s": _s(median(queue_steps)),

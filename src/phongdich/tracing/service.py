@@ -690,9 +690,7 @@ class TracingService:
             before = self.repo.count_touched(case.id, level - 1, found_at)
             if before > self.settings.trace_level_limit:
                 return self._end_deeper(case, found_at, (level, before))
-        limit = self.settings.trace_step_people or (
-            SQLITE_STEP_PEOPLE if self.repo.one_writer() else self.settings.trace_level_limit
-        )
+        limit = self.step_people()
         page = self.repo.touched_after(case.id, level - 1, found_at, after, limit)
         sources = [
             (case.id, pid, case.person_id, (at, min(found_at, at + F1_INFECTIOUS)))
@@ -716,6 +714,14 @@ class TracingService:
         if len(page) == limit:  # more people of the level before
             return self._next_step(case, level, page[-1][0], None)
         return self._next_step(case, level, 0, "store")  # all found: store them next
+
+    def step_people(self) -> int:
+        """The people of a level whose exposures one step of the tracing queue finds:
+        ``Settings.trace_step_people``, or by database (``SQLITE_STEP_PEOPLE`` on SQLite, the
+        whole level on PostgreSQL)."""
+        return self.settings.trace_step_people or (
+            SQLITE_STEP_PEOPLE if self.repo.one_writer() else self.settings.trace_level_limit
+        )
 
     @staticmethod
     def _next_step(case: Case, level: int, after: int, phase: str | None) -> bool:
