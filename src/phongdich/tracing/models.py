@@ -120,8 +120,8 @@ class Contact(Base):
 class TraceExposure(Base):
     """An exposure the tracing queue found for a level of a case traced in steps, kept until a
     later step stores that level's contacts: the steps that store rank each person's
-    exposures from every step together, as one trace ranks them. Rows go when stored, and
-    with a new trace of the case."""
+    exposures from every step together, as one trace ranks them, and write each evidence
+    entry from these fields. Rows go when stored, and with a new trace of the case."""
 
     __tablename__ = "trace_exposures"
 
@@ -133,9 +133,14 @@ class TraceExposure(Base):
     via_person_id: Mapped[int] = mapped_column(BigId)
     case_visit_id: Mapped[int] = mapped_column(BigId)
     contact_visit_id: Mapped[int] = mapped_column(BigId)
+    checkpoint_id: Mapped[int] = mapped_column(BigId)
+    checkpoint: Mapped[str] = mapped_column(String(200))  # its name, as the evidence shows it
     risk: Mapped[float] = mapped_column(Float)
-    e: Mapped[datetime] = mapped_column(UTCDateTime)  # the end of the exposure
-    entry: Mapped[str] = mapped_column(Text)  # the evidence entry (JSON)
+    s: Mapped[datetime] = mapped_column(UTCDateTime)  # the exposure: start, end, seconds
+    e: Mapped[datetime] = mapped_column(UTCDateTime)
+    span_s: Mapped[float] = mapped_column(Float)
+    certain_s: Mapped[float] = mapped_column(Float)  # of those, not on an estimated check-out
+    rule: Mapped[str] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_trace_exposures_case_level_person", "case_id", "level", "person_id"),
