@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers: list[Periodic] = []
         if settings.deliver_in_process:
-            adapter = make_adapter(settings.notifier, settings.notify_file)
+            adapter = make_adapter(settings)
             workers.append(
                 Periodic("outbox delivery", lambda: deliver_pending(factory, adapter), 1.0)
             )

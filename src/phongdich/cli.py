@@ -138,7 +138,7 @@ def notify_deliver() -> None:
 
     s = get_settings()
     with _factory() as factory:
-        typer.echo(f"sent {deliver_pending(factory, make_adapter(s.notifier, s.notify_file))}")
+        typer.echo(f"sent {deliver_pending(factory, make_adapter(s))}")
 
 
 @proximity_app.command("export")

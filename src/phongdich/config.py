@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Notifications: the outbox table is always written; this chooses how it is delivered.
     notifier: Literal["console", "file", "none"] = "console"
     notify_file: str = "phongdich-outbox.log"
+    # E-mail goes through this SMTP server when a host is set (else as the other channels).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "PhongDich <khong-tra-loi@localhost>"
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
     deliver_in_process: bool = True
     # Hourly retention purges inside the server; turn off and run `phongdich purge` from cron
     # when several server processes share one database.

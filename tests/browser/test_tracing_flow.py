@@ -82,7 +82,7 @@ def test_a_tracer_uploads_a_line_list_and_opens_a_case(
     page.locator("#warn select[name=level]").select_option("1")
     page.get_by_role("button", name="Gửi cảnh báo").click()
     expect(page.locator("#done")).to_contain_text(
-        "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc; 0 người không có số điện thoại"
+        "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc; 0 người không có địa chỉ nhận"
     )
     expect(page.locator("#contacts .warned")).to_have_count(2)
     # Publish the places the case visited.

@@ -173,6 +173,32 @@ def test_a_citizen_fills_the_profile_adds_a_child_and_declares_for_it(
     assert home.text.count('class="badge yellow"') == 2
 
 
+def test_a_citizen_gives_an_email_address_for_warnings(
+    env: Env, world: World, make_client: Any
+) -> None:
+    """The profile takes an optional e-mail address (its domain in lower case); a malformed
+    one is refused with the Vietnamese message and nothing of the form is stored."""
+    c = citizen(make_client, env)
+    my_id = int(re.search(r"/me/people/(\d+)/declare", c.get("/me", headers=HTML).text).group(1))  # type: ignore[union-attr]
+    bad = post(c, "/me/profile", {**LAN, "email": "lan.nguyen@example"})
+    assert bad.status_code == 422
+    assert "Địa chỉ email không hợp lệ (ví dụ: ten@example.vn)." in bad.text
+    assert 'value="lan.nguyen@example"' in bad.text  # what was typed, to correct
+    with env.session() as s:
+        me = s.get(Person, my_id)
+        assert me is not None
+        assert (me.email, me.address) == (None, None)
+    follow(c, post(c, "/me/profile", {**LAN, "email": " Lan.Nguyen@Example.VN "}))
+    assert 'value="Lan.Nguyen@example.vn"' in c.get("/me/profile", headers=HTML).text
+    household = c.get("/api/v1/me/household").json()
+    assert [p["email_masked"] for p in household if p["id"] == my_id] == ["La***@example.vn"]
+    follow(c, post(c, "/me/profile", {**LAN, "email": ""}))
+    with env.session() as s:
+        me = s.get(Person, my_id)
+        assert me is not None
+        assert me.email is None  # a blank removes it
+
+
 def test_who_may_open_the_citizen_pages(env: Env, world: World, make_client: Any) -> None:
     lan = citizen(make_client, env)
     kid = new_id(post(lan, "/me/household/new", KHOI))
@@ -207,7 +233,7 @@ def test_officials_see_counts_and_lines_search_and_merge_a_duplicate(
     duplicate = new_id(post(mother, "/me/household/new", {**LAN, "relation": "child"}))
     post(mother, f"/me/people/{duplicate}/declare", {"kind": "daily"})
     lan = citizen(make_client, env)
-    follow(lan, post(lan, "/me/profile", LAN))
+    follow(lan, post(lan, "/me/profile", {**LAN, "email": "lan.nguyen@example.vn"}))
     assert count(env, DuplicateCandidate) == 1
     with env.session() as s:
         lan_id = s.scalars(select(Person.id).where(Person.phone == "0912345670")).one()
@@ -256,6 +282,7 @@ def test_officials_see_counts_and_lines_search_and_merge_a_duplicate(
     person = commune.get(f"/officials/people/{lan_id}", headers=HTML)
     assert person.status_code == 200
     assert "001301012345" in person.text
+    assert "lan.nguyen@example.vn" in person.text
     assert 'data-color="yellow"' in person.text
     assert "Bạn đã khai báo có triệu chứng: Sốt." in person.text
     # Another commune's official cannot open her.

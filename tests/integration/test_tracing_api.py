@@ -3,14 +3,22 @@ households, hand-named contacts, jurisdiction, follow-up and bad input."""
 
 from __future__ import annotations
 
+import json
+import socket
 import uuid
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
+from phongdich.notify.adapters import make_adapter
+from phongdich.notify.tasks import deliver_pending
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
 from phongdich.tracing import service as tracing_service
@@ -322,6 +330,112 @@ def test_warnings_publication_and_citizens_self_check(
     calm = dung.get("/me", headers={"accept": "text/html"}).text
     assert 'id="no-exposure"' in calm
     assert 'id="exposures"' not in calm
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.mail: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.mail.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_contacts_are_warned_by_email_delivered_through_smtp(
+    env: Env, world: World, make_client: Any, tmp_path: Path
+) -> None:
+    """E-mail reaches a contact at their own address, the place and day in its subject; a
+    contact with an address on none of the channels is counted. The outbox then delivers the
+    e-mail through an SMTP server and the SMS through the other adapter."""
+    from phongdich.notify.models import OutboxMessage
+
+    ids = scenario(env, make_client)
+    update_person(env, ids["a"], phone="0912111222", email="an.tran@example.vn")
+    update_person(env, ids["c"], email="cuc.pham@example.vn")  # no phone
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+
+    sent = tracer.post(f"{url}/warn", json={"channels": ["sms", "email"], "level": 1})
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["warned"], sent.json()["no_phone"]) == (2, 0)
+    with env.session() as s:
+        warnings = select(OutboxMessage).where(OutboxMessage.purpose.startswith("exposure:"))
+        messages = list(s.scalars(warnings.order_by(OutboxMessage.id)))
+        by_to = {(m.channel, m.recipient): m for m in messages}
+        rows = {c.person_id: c for c in s.scalars(select(Contact))}
+        assert set(by_to) == {
+            ("sms", "0912111222"),
+            ("email", "an.tran@example.vn"),
+            ("email", "cuc.pham@example.vn"),
+        }
+        day = yesterday(11).strftime("%d/%m/%Y")
+        subject, _, text = by_to["email", "cuc.pham@example.vn"].body.partition("\n\n")
+        assert subject == f"Cảnh báo tiếp xúc COVID-19 tại Siêu thị Ba Đình ngày {day}"
+        assert "1022" in text
+        assert "Nguyễn Văn Ca" not in text  # the case is never named
+        # A row's delivery state is its person's last message: here the e-mail.
+        assert rows[ids["c"]].warning_message_id == by_to["email", "cuc.pham@example.vn"].id
+        assert rows[ids["a"]].warning_message_id == by_to["email", "an.tran@example.vn"].id
+    shown = {c["person"]: c for c in tracer.get(f"{url}/contacts?level=1").json()}
+    assert {shown[n]["status"] for n in ("Trần Thị An", "Phạm Thị Cúc")} == {"notified"}
+
+    # E-mail alone: a household's phone is no e-mail address, and nobody is sent twice.
+    update_person(env, ids["c"], email=None)
+    again = tracer.post(
+        f"{url}/warn", json={"channels": ["email"], "level": 1, "statuses": ["notified"]}
+    )
+    assert (again.json()["warned"], again.json()["no_phone"]) == (1, 1)
+    with env.session() as s:
+        assert len(s.scalars(warnings).all()) == 4
+        earlier = s.scalar(select(func.count()).select_from(OutboxMessage)) - 4  # sign-in codes
+
+    # Delivery: e-mail through SMTP, the SMS to the gateway file.
+    inbox, port = Inbox(), free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        settings = env.settings.model_copy(
+            update={
+                "notifier": "file",
+                "notify_file": str(tmp_path / "sms.jsonl"),
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "smtp_from": "Trạm y tế <canh-bao@phongdich.example.vn>",
+            }
+        )
+        assert deliver_pending(env.factory, make_adapter(settings)) == 4 + earlier
+    finally:
+        server.stop()
+    assert sorted(to[0] for to, _mail in inbox.mail) == [
+        "an.tran@example.vn",
+        "an.tran@example.vn",
+        "cuc.pham@example.vn",
+    ]
+    mail = next(m for to, m in inbox.mail if to == ["cuc.pham@example.vn"])
+    assert mail["Subject"] == subject
+    assert mail["From"].addresses[0].addr_spec == "canh-bao@phongdich.example.vn"
+    body = mail.get_body()
+    assert body is not None
+    assert body.get_content().replace("\r\n", "\n").strip() == text.strip()  # CRLF on the wire
+    sms = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text().splitlines()]
+    assert [(m["channel"], m["to"]) for m in sms if m["purpose"].startswith("exposure:")] == [
+        ("sms", "0912111222")
+    ]
+    with env.session() as s:
+        states = set(s.scalars(select(OutboxMessage.status)))
+    assert states == {"sent"}
 
 
 def test_a_meeting_room_counts_only_people_in_that_room(

@@ -585,7 +585,7 @@ def test_a_tracer_warns_the_contacts_and_publishes_the_places(
         f"/officials/tracing/cases/{case_id}?done=warned&n=2&no_phone=0"
     )
     warned = follow(tracer, r)
-    assert "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc; 0 người không có số điện" in (
+    assert "Đã xếp hàng gửi cảnh báo cho 2 người tiếp xúc; 0 người không có địa chỉ nhận" in (
         warned.text
     )
     shown = rows(warned.text)

@@ -68,6 +68,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Số điện thoại di động không hợp lệ (10 chữ số, bắt đầu bằng 0).",
         "Invalid Vietnamese mobile number (10 digits starting with 0).",
     ),
+    "error.email": (
+        "Địa chỉ email không hợp lệ (ví dụ: ten@example.vn).",
+        "Invalid e-mail address (e.g. name@example.vn).",
+    ),
     "error.otp_too_many_requests": (
         "Bạn đã yêu cầu mã quá nhiều lần, vui lòng thử lại sau.",
         "Too many code requests; please try again later.",
@@ -511,6 +515,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "PhongDich: you may have been close to a COVID-19 case at {place} on {date}. "
         "Limit contacts, watch your health and call your health station or 1022.",
     ),
+    # An e-mail's first line is its subject (``notify.adapters.email_parts``).
+    "email.exposure": (
+        "Cảnh báo tiếp xúc COVID-19 tại {place} ngày {date}\n\n"
+        "Kính gửi anh/chị,\n\n"
+        "Hệ thống PhongDich ghi nhận anh/chị có thể đã tiếp xúc gần với một ca bệnh COVID-19 "
+        "tại {place} ngày {date}.\n\n"
+        "Đề nghị anh/chị hạn chế tiếp xúc với người khác, tự theo dõi sức khỏe, khai báo y tế "
+        "và liên hệ trạm y tế xã/phường nơi cư trú hoặc đường dây nóng 1022 để được hướng dẫn "
+        "xét nghiệm và cách ly.\n\n"
+        "Thư này được gửi tự động, vui lòng không trả lời.",
+        "COVID-19 exposure warning: {place} on {date}\n\n"
+        "Dear Sir or Madam,\n\n"
+        "PhongDich records that you may have been close to a COVID-19 case at {place} on "
+        "{date}.\n\n"
+        "Please limit your contacts with others, watch your health, make a health declaration "
+        "and call the health station of your commune or the 1022 hotline for advice on testing "
+        "and quarantine.\n\n"
+        "This message was sent automatically; please do not reply.",
+    ),
     "ott.exposure": (
         "PhongDich — Cảnh báo tiếp xúc: bạn có thể đã tiếp xúc gần với một ca bệnh COVID-19 "
         "tại {place} ngày {date}. Hãy hạn chế tiếp xúc, tự theo dõi sức khỏe, khai báo y tế và "
@@ -531,8 +554,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No case selected: tick the cases to warn in the list.",
     ),
     "error.warn_channel": (
-        "Chọn ít nhất một kênh gửi hợp lệ (SMS, OTT).",
-        "Choose at least one valid channel (SMS, OTT).",
+        "Chọn ít nhất một kênh gửi hợp lệ (SMS, OTT, email).",
+        "Choose at least one valid channel (SMS, OTT, e-mail).",
     ),
     "sms.status_changed": (
         "PhongDich: diem kiem dich {code} chuyen sang trang thai: {status}. {reason}",

@@ -2,17 +2,25 @@
 
 The default for development is the console; ``file`` appends one JSON line per message, which
 is also what an SMS gateway bridge can tail. A real gateway adapter implements the same call.
+E-mail goes through an SMTP server when one is configured (``SmtpAdapter``).
 """
 
 from __future__ import annotations
 
 import json
+import smtplib
+import ssl
 import sys
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from phongdich.kit.clock import fmt_local
 from phongdich.notify.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from phongdich.config import Settings
 
 
 class DeliveryAdapter(Protocol):
@@ -53,9 +61,80 @@ class NullAdapter:
         return None
 
 
-def make_adapter(name: str, file_path: str) -> DeliveryAdapter:
-    if name == "file":
-        return FileAdapter(file_path)
-    if name == "none":
-        return NullAdapter()
-    return ConsoleAdapter()
+def email_parts(body: str) -> tuple[str, str]:
+    """An e-mail outbox message's subject (its body's first line) and text (the rest)."""
+    subject, _, text = body.partition("\n")
+    return subject.strip(), text.lstrip("\n")
+
+
+class SmtpAdapter:
+    """E-mail through an SMTP server, one session per message: plain UTF-8 text, the subject
+    from the body's first line (``email_parts``). A refusal or a lost connection raises, and
+    the outbox tries again later."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        starttls: bool = False,
+        user: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.starttls, self.user, self.password, self.timeout = starttls, user, password, timeout
+        domain = parseaddr(sender)[1].rpartition("@")[2]
+        self.domain = domain or "localhost"
+
+    def deliver(self, message: OutboxMessage) -> None:
+        if message.channel != "email":
+            raise ValueError(f"SMTP delivers e-mail, not {message.channel}")
+        subject, text = email_parts(message.body)
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.recipient
+        mail["Subject"] = subject
+        mail["Date"] = formatdate(message.created_at.timestamp(), localtime=False)
+        mail["Message-ID"] = make_msgid(f"phongdich.{message.id}", domain=self.domain)
+        mail.set_content(text, cte="quoted-printable")  # 7-bit: any server takes it
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password)
+            smtp.send_message(mail)
+
+
+class ByChannel:
+    """Each channel's adapter, or the default one."""
+
+    def __init__(self, default: DeliveryAdapter, channels: dict[str, DeliveryAdapter]) -> None:
+        self.default, self.channels = default, channels
+
+    def deliver(self, message: OutboxMessage) -> None:
+        self.channels.get(message.channel, self.default).deliver(message)
+
+
+def make_adapter(settings: Settings) -> DeliveryAdapter:
+    """The configured delivery: ``notifier`` for every channel, and e-mail through
+    ``smtp_host`` when it is set."""
+    default: DeliveryAdapter
+    if settings.notifier == "file":
+        default = FileAdapter(settings.notify_file)
+    elif settings.notifier == "none":
+        default = NullAdapter()
+    else:
+        default = ConsoleAdapter()
+    if not settings.smtp_host:
+        return default
+    smtp = SmtpAdapter(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from,
+        starttls=settings.smtp_starttls,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        timeout=settings.smtp_timeout_s,
+    )
+    return ByChannel(default, {"email": smtp})

@@ -26,6 +26,7 @@ class Person(Base):
     name_key: Mapped[str] = mapped_column(String(200), default="")
     # Not unique: a family may share one phone; people without phones have none.
     phone: Mapped[str | None] = mapped_column(String(15))
+    email: Mapped[str | None] = mapped_column(String(254))  # for warnings by e-mail
     birth_date: Mapped[date | None] = mapped_column(Date)
     birth_year: Mapped[int | None] = mapped_column(Integer)
     gender: Mapped[str | None] = mapped_column(String(8))  # male | female | other

@@ -357,8 +357,17 @@ def person_out(person: Person, relation: str | None, reveal: bool = False) -> Pe
         address=person.address,
         unit_code=person.unit_code,
         phone_masked=(person.phone if reveal else mask(person.phone)) if person.phone else None,
+        email_masked=(person.email if reveal else _mask_email(person.email))
+        if person.email
+        else None,
         relation=relation,
     )
+
+
+def _mask_email(email: str) -> str:
+    """an.nguyen@example.vn -> an***@example.vn"""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:2]}***@{domain}"
 
 
 def _mask_id(number: str) -> str:

@@ -28,6 +28,7 @@ class ProfileIn(BaseModel):
     address: str | None = Field(default=None, max_length=1000)
     unit_code: str | None = Field(default=None, max_length=16)
     phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
 
 
 class DependantIn(ProfileIn):
@@ -66,6 +67,7 @@ class PersonOut(BaseModel):
     address: str | None
     unit_code: str | None
     phone_masked: str | None
+    email_masked: str | None = None
     relation: str | None = None
 
 

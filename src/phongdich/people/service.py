@@ -4,6 +4,7 @@ personal health status and its signed QR pass, and the officials' views and merg
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -552,6 +553,21 @@ def _phone(phone: str | None) -> str | None:
     return normalized
 
 
+# An address a mail server accepts: one @, no spaces, a dotted domain (RFC 5321's 254).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def _email(email: str | None) -> str | None:
+    """An e-mail address as typed, its domain in lower case; none for a blank."""
+    value = (email or "").strip()
+    if not value:
+        return None
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise Invalid("error.email")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
 def _identity_error(exc: identity.IdentityError) -> DomainError:
     error = Invalid(f"error.{exc.code}")
     error.params = dict(exc.params)
@@ -586,11 +602,13 @@ def _apply_profile(person: Person, data: ProfileIn, units: UnitService, keep_pho
         raise _identity_error(exc) from exc
     unit_code = units.require(data.unit_code).code if data.unit_code else None
     phone = person.phone if keep_phone else _phone(data.phone)
+    email = _email(data.email)
     address = clean(data.address or "")[:300] or None
     person.full_name, person.name_key = name, fold(name)
     person.birth_date, person.birth_year, person.gender = data.birth_date, birth_year, gender
     person.id_kind, person.id_number, person.insurance_no = id_kind, id_number, insurance
     person.unit_code, person.address, person.phone = unit_code, address, phone
+    person.email = email
 
 
 def _filter(

@@ -126,6 +126,7 @@ class WarnRow:
     last_exposure: datetime
     status: str
     phone: str | None
+    email: str | None
 
 
 # ``around``'s queries (``?`` placeholders, the id conditions from ``RawSql.in_``).
@@ -1186,6 +1187,7 @@ class TracingRepository:
                     Contact.last_exposure,
                     Contact.status,
                     Person.phone,
+                    Person.email,
                 )
                 .join(Person, Person.id == Contact.person_id)
                 .where(bulk.id_in(Contact.case_id, part, postgresql))

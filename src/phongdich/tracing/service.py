@@ -63,6 +63,9 @@ Link = rules.ContactLink
 
 # The most cases one batch (a day's line list) may enter at once.
 BATCH_LIMIT = 2_000
+# How warnings reach contacts: SMS and OTT to their phone (or their household's), e-mail to
+# their own address.
+WARN_CHANNELS = ("sms", "ott", "email")
 
 
 @dataclass(frozen=True)
@@ -938,12 +941,13 @@ class TracingService:
         listed by several of the cases gets one message, about their strongest link (the
         closest level, then the highest risk, then the latest), and every row of theirs is
         marked with it. The text names the place and the day, never the case. People without
-        a phone are reached through a phone of their household; nobody's e-mail is known, so
-        e-mail is not offered. Counts people warned and without a phone, rows marked
-        (``contacts``) and rows skipped for their status. More than ``warn_request_rows`` rows are
-        left to the tracing queue as a warning job (``warn_step``): then ``queued`` counts
-        the rows and ``job`` names it, and nothing is sent yet."""
-        if not channels or any(channel not in ("sms", "ott") for channel in channels):
+        a phone are reached through a phone of their household; e-mail goes to the person's
+        own address. Counts people warned, people with no address on any of the channels
+        (``no_phone``), rows marked (``contacts``) and rows skipped for their status. More
+        than ``warn_request_rows`` rows are left to the tracing queue as a warning job
+        (``warn_step``): then ``queued`` counts the rows and ``job`` names it, and nothing is
+        sent yet."""
+        if not channels or any(channel not in WARN_CHANNELS for channel in channels):
             raise Invalid("error.warn_channel")
         if len(cases) > BATCH_LIMIT:
             raise Invalid("error.batch_too_large", limit=BATCH_LIMIT)
@@ -1035,23 +1039,38 @@ class TracingService:
                 listed.setdefault(row.person_id, []).append(row)
             else:
                 counts["skipped"] += 1
-        phones = {pid: rows[0].phone for pid, rows in listed.items() if rows[0].phone}
-        phones |= self.repo.household_phones(set(listed) - set(phones))
-        counts["no_phone"] = len(listed) - len(phones)
+        phones: dict[int, str] = {}
+        if any(channel != "email" for channel in channels):
+            phones = {pid: rows[0].phone for pid, rows in listed.items() if rows[0].phone}
+            phones |= self.repo.household_phones(set(listed) - set(phones))
+        emails: dict[int, str] = {}
+        if "email" in channels:
+            emails = {pid: rows[0].email for pid, rows in listed.items() if rows[0].email}
+        # Each person's addresses on the channels asked for, in their order.
+        to = {
+            pid: [
+                (channel, address)
+                for channel in channels
+                if (address := (emails if channel == "email" else phones).get(pid))
+            ]
+            for pid in listed
+        }
+        reached = {pid: addresses for pid, addresses in to.items() if addresses}
+        counts["no_phone"] = len(listed) - len(reached)
         # Each person's strongest link: the closest level, then the highest risk, the latest.
         strongest = {
             pid: min(listed[pid], key=lambda r: (r.level, -r.risk, -r.last_exposure.timestamp()))
-            for pid in phones
+            for pid in reached
         }
         evidence = self.repo.evidence_of([r.id for r in strongest.values()])
         messages = []
         for pid, row in strongest.items():
             place, day = _where_when(evidence.get(row.id, "[]"), row.last_exposure)
-            for channel in channels:
+            for channel, address in reached[pid]:
                 text = t(f"{channel}.exposure", "vi", place=place, date=day)
                 purpose = f"exposure:{row.id}"
                 messages.append(
-                    {"channel": channel, "recipient": phones[pid], "body": text, "purpose": purpose}
+                    {"channel": channel, "recipient": address, "body": text, "purpose": purpose}
                 )
         sent = Notifier(self.session).send_many(messages)
         now = utcnow()
@@ -1059,8 +1078,8 @@ class TracingService:
             {
                 "id": row.id,
                 "warned_at": now,
-                # The last channel's message: its delivery state is the row's.
-                "warning_message_id": sent[(f"exposure:{best.id}", channels[-1])],
+                # The person's last message: its delivery state is the row's.
+                "warning_message_id": sent[(f"exposure:{best.id}", reached[pid][-1][0])],
                 "status": "notified" if row.status == "to_call" else row.status,
             }
             for pid, best in strongest.items()

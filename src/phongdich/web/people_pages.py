@@ -269,6 +269,7 @@ def _person_form(person: Person) -> dict[str, str]:
         "address": person.address or "",
         "unit_code": person.unit_code or "",
         "phone": person.phone or "",
+        "email": person.email or "",
     }
 
 
@@ -299,6 +300,7 @@ def _profile_in(request: Request, form: dict[str, str]) -> dict[str, Any]:
         "address": form["address"] or None,
         "unit_code": form["unit_code"].strip() or None,
         "phone": form.get("phone") or None,
+        "email": form.get("email") or None,
     }
 
 
@@ -329,6 +331,7 @@ def _registry(
     insurance_no: Short = "",
     address: Address = "",
     unit_code: UnitCode = "",
+    email: Annotated[str, Form(max_length=320)] = "",
 ) -> dict[str, str]:
     return {
         "full_name": full_name,
@@ -340,6 +343,7 @@ def _registry(
         "insurance_no": insurance_no,
         "address": address,
         "unit_code": unit_code,
+        "email": email,
     }
 
 
