@@ -173,11 +173,12 @@ def test_a_citizen_fills_the_profile_adds_a_child_and_declares_for_it(
     assert home.text.count('class="badge yellow"') == 2
 
 
-def test_a_citizen_gives_an_email_address_for_warnings(
+def test_a_citizen_gives_an_email_address_and_a_language_for_warnings(
     env: Env, world: World, make_client: Any
 ) -> None:
-    """The profile takes an optional e-mail address (its domain in lower case); a malformed
-    one is refused with the Vietnamese message and nothing of the form is stored."""
+    """The profile takes an optional e-mail address (its domain in lower case) and the
+    language of the messages; a malformed address or an unknown language is refused with the
+    Vietnamese message and nothing of the form is stored."""
     c = citizen(make_client, env)
     my_id = int(re.search(r"/me/people/(\d+)/declare", c.get("/me", headers=HTML).text).group(1))  # type: ignore[union-attr]
     bad = post(c, "/me/profile", {**LAN, "email": "lan.nguyen@example"})
@@ -188,10 +189,17 @@ def test_a_citizen_gives_an_email_address_for_warnings(
         me = s.get(Person, my_id)
         assert me is not None
         assert (me.email, me.address) == (None, None)
-    follow(c, post(c, "/me/profile", {**LAN, "email": " Lan.Nguyen@Example.VN "}))
-    assert 'value="Lan.Nguyen@example.vn"' in c.get("/me/profile", headers=HTML).text
+    odd = post(c, "/me/profile", {**LAN, "email": "lan@example.vn", "language": "fr"})
+    assert odd.status_code == 422
+    assert "Ngôn ngữ không hợp lệ (vi hoặc en)." in odd.text
+    form = {**LAN, "email": " Lan.Nguyen@Example.VN ", "language": "en"}
+    follow(c, post(c, "/me/profile", form))
+    profile = c.get("/me/profile", headers=HTML).text
+    assert 'value="Lan.Nguyen@example.vn"' in profile
+    assert '<option value="en" selected>English</option>' in profile
     household = c.get("/api/v1/me/household").json()
-    assert [p["email_masked"] for p in household if p["id"] == my_id] == ["La***@example.vn"]
+    mine = [(p["email_masked"], p["language"]) for p in household if p["id"] == my_id]
+    assert mine == [("La***@example.vn", "en")]
     follow(c, post(c, "/me/profile", {**LAN, "email": ""}))
     with env.session() as s:
         me = s.get(Person, my_id)

@@ -360,7 +360,7 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
     from phongdich.notify.models import OutboxMessage
 
     ids = scenario(env, make_client)
-    update_person(env, ids["a"], phone="0912111222", email="an.tran@example.vn")
+    update_person(env, ids["a"], phone="0912111222", email="an.tran@example.vn", language="en")
     update_person(env, ids["c"], email="cuc.pham@example.vn")  # no phone
     tracer = make_client()
     login_official(tracer, "hanoi")
@@ -385,6 +385,10 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
         assert subject == f"Cảnh báo tiếp xúc COVID-19 tại Siêu thị Ba Đình ngày {day}"
         assert "1022" in text
         assert "Nguyễn Văn Ca" not in text  # the case is never named
+        # An in English, as her entry asks.
+        english = by_to["email", "an.tran@example.vn"].body.partition("\n\n")[0]
+        assert english == f"COVID-19 exposure warning: Siêu thị Ba Đình on {day}"
+        assert by_to["sms", "0912111222"].body.startswith("PhongDich: you may have been close")
         # A row's delivery state is its person's last message: here the e-mail.
         assert rows[ids["c"]].warning_message_id == by_to["email", "cuc.pham@example.vn"].id
         assert rows[ids["a"]].warning_message_id == by_to["email", "an.tran@example.vn"].id

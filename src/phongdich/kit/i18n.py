@@ -72,6 +72,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Địa chỉ email không hợp lệ (ví dụ: ten@example.vn).",
         "Invalid e-mail address (e.g. name@example.vn).",
     ),
+    "error.language": (
+        "Ngôn ngữ không hợp lệ (vi hoặc en).",
+        "Invalid language (vi or en).",
+    ),
     "error.otp_too_many_requests": (
         "Bạn đã yêu cầu mã quá nhiều lần, vui lòng thử lại sau.",
         "Too many code requests; please try again later.",

@@ -27,6 +27,8 @@ class Person(Base):
     # Not unique: a family may share one phone; people without phones have none.
     phone: Mapped[str | None] = mapped_column(String(15))
     email: Mapped[str | None] = mapped_column(String(254))  # for warnings by e-mail
+    # The language of the messages sent to them: "vi" or "en" (none: Vietnamese).
+    language: Mapped[str | None] = mapped_column(String(2))
     birth_date: Mapped[date | None] = mapped_column(Date)
     birth_year: Mapped[int | None] = mapped_column(Integer)
     gender: Mapped[str | None] = mapped_column(String(8))  # male | female | other

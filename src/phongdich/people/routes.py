@@ -360,6 +360,7 @@ def person_out(person: Person, relation: str | None, reveal: bool = False) -> Pe
         email_masked=(person.email if reveal else _mask_email(person.email))
         if person.email
         else None,
+        language=person.language,
         relation=relation,
     )
 

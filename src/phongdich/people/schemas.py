@@ -29,6 +29,7 @@ class ProfileIn(BaseModel):
     unit_code: str | None = Field(default=None, max_length=16)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=320)
+    language: str | None = Field(default=None, max_length=10)
 
 
 class DependantIn(ProfileIn):
@@ -68,6 +69,7 @@ class PersonOut(BaseModel):
     unit_code: str | None
     phone_masked: str | None
     email_masked: str | None = None
+    language: str | None = None
     relation: str | None = None
 
 

@@ -19,6 +19,7 @@ from phongdich.geo.service import UnitService
 from phongdich.kit import signing
 from phongdich.kit.clock import VN, utcnow
 from phongdich.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from phongdich.kit.i18n import LANGUAGES
 from phongdich.kit.pagination import Page, PageParams
 from phongdich.kit.phone import normalize_mobile
 from phongdich.kit.text import clean, fold
@@ -603,12 +604,15 @@ def _apply_profile(person: Person, data: ProfileIn, units: UnitService, keep_pho
     unit_code = units.require(data.unit_code).code if data.unit_code else None
     phone = person.phone if keep_phone else _phone(data.phone)
     email = _email(data.email)
+    language = data.language or None
+    if language is not None and language not in LANGUAGES:
+        raise Invalid("error.language")
     address = clean(data.address or "")[:300] or None
     person.full_name, person.name_key = name, fold(name)
     person.birth_date, person.birth_year, person.gender = data.birth_date, birth_year, gender
     person.id_kind, person.id_number, person.insurance_no = id_kind, id_number, insurance
     person.unit_code, person.address, person.phone = unit_code, address, phone
-    person.email = email
+    person.email, person.language = email, language
 
 
 def _filter(

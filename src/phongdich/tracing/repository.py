@@ -127,6 +127,7 @@ class WarnRow:
     status: str
     phone: str | None
     email: str | None
+    language: str | None
 
 
 # ``around``'s queries (``?`` placeholders, the id conditions from ``RawSql.in_``).
@@ -1188,6 +1189,7 @@ class TracingRepository:
                     Contact.status,
                     Person.phone,
                     Person.email,
+                    Person.language,
                 )
                 .join(Person, Person.id == Contact.person_id)
                 .where(bulk.id_in(Contact.case_id, part, postgresql))

@@ -940,7 +940,8 @@ class TracingService:
         through the notifier (outbox, retried, delivery state kept on the message). A person
         listed by several of the cases gets one message, about their strongest link (the
         closest level, then the highest risk, then the latest), and every row of theirs is
-        marked with it. The text names the place and the day, never the case. People without
+        marked with it. The text names the place and the day, never the case, in the person's
+        language (``Person.language``, Vietnamese when none). People without
         a phone are reached through a phone of their household; e-mail goes to the person's
         own address. Counts people warned, people with no address on any of the channels
         (``no_phone``), rows marked (``contacts``) and rows skipped for their status. More
@@ -1065,9 +1066,10 @@ class TracingService:
         evidence = self.repo.evidence_of([r.id for r in strongest.values()])
         messages = []
         for pid, row in strongest.items():
-            place, day = _where_when(evidence.get(row.id, "[]"), row.last_exposure)
+            lang = row.language or "vi"
+            place, day = _where_when(evidence.get(row.id, "[]"), row.last_exposure, lang)
             for channel, address in reached[pid]:
-                text = t(f"{channel}.exposure", "vi", place=place, date=day)
+                text = t(f"{channel}.exposure", lang, place=place, date=day)
                 purpose = f"exposure:{row.id}"
                 messages.append(
                     {"channel": channel, "recipient": address, "body": text, "purpose": purpose}
@@ -1182,7 +1184,7 @@ def report_details(report: ContactReport) -> dict[str, object]:
     return details if isinstance(details, dict) else {}
 
 
-def _where_when(evidence: str, last_exposure: datetime) -> tuple[str, str]:
+def _where_when(evidence: str, last_exposure: datetime, lang: str) -> tuple[str, str]:
     """What a warning names: the place of the link (the household when not a visit) and the
     day of the last exposure, Vietnam time."""
     try:
@@ -1192,7 +1194,7 @@ def _where_when(evidence: str, last_exposure: datetime) -> tuple[str, str]:
     visit = next((e for e in entries if isinstance(e, dict) and e.get("source") == "visit"), None)
     place = str(visit.get("checkpoint", "")) if visit else ""
     if not place:
-        place = t("exposure.household", "vi")
+        place = t("exposure.household", lang)
     return place, fmt_local(last_exposure).split(" ")[0]
 
 

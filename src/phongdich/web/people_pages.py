@@ -270,6 +270,7 @@ def _person_form(person: Person) -> dict[str, str]:
         "unit_code": person.unit_code or "",
         "phone": person.phone or "",
         "email": person.email or "",
+        "language": person.language or "",
     }
 
 
@@ -301,6 +302,7 @@ def _profile_in(request: Request, form: dict[str, str]) -> dict[str, Any]:
         "unit_code": form["unit_code"].strip() or None,
         "phone": form.get("phone") or None,
         "email": form.get("email") or None,
+        "language": form.get("language") or None,
     }
 
 
@@ -332,6 +334,7 @@ def _registry(
     address: Address = "",
     unit_code: UnitCode = "",
     email: Annotated[str, Form(max_length=320)] = "",
+    language: Annotated[str, Form(max_length=10)] = "",
 ) -> dict[str, str]:
     return {
         "full_name": full_name,
@@ -344,6 +347,7 @@ def _registry(
         "address": address,
         "unit_code": unit_code,
         "email": email,
+        "language": language,
     }
 
 
