@@ -38,16 +38,20 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+def _empty_database(backend: str, name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new empty database of ``backend`` (the session's PostgreSQL server)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / name}.db"
+    server = request.getfixturevalue("pg_server")
+    server.create_database(f"phongdich_{name}")
+    return str(server.url(f"phongdich_{name}"))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_migration_goes_down_and_up_again(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'stairway.db'}"
-    else:
-        server = request.getfixturevalue("pg_server")
-        server.create_database("phongdich_stairway")
-        url = server.url("phongdich_stairway")
+    url = _empty_database(backend, "stairway", tmp_path, request)
     script = ScriptDirectory.from_config(alembic_config(url))
     revisions = list(reversed(list(script.walk_revisions())))  # oldest first
     assert len(revisions) >= 10
@@ -84,12 +88,7 @@ def test_exposures_staged_before_0016_keep_their_evidence(
 ) -> None:
     """A case whose queue steps are under way during the upgrade goes on where it was: each
     staged evidence entry becomes the fields 0016 stages, and a downgrade writes it back."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'staged.db'}"
-    else:
-        server = request.getfixturevalue("pg_server")
-        server.create_database("phongdich_staged")
-        url = server.url("phongdich_staged")
+    url = _empty_database(backend, "staged", tmp_path, request)
     upgrade(url, "0015")
     entry = {
         "level": 2,
