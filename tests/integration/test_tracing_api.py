@@ -624,13 +624,18 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     assert shown["trace_deeper_pending"] is True
     progress = (shown["trace_deeper_level"], shown["trace_deeper_done"], shown["trace_deeper_of"])
     assert progress == (2, 1, 2)  # how far the steps got: F2, 1 of 2 F1 done
+    assert shown["trace_deeper_stored"] is None  # still finding
     page = tracer.get(f"/officials/tracing/cases/{case['id']}").text
-    assert "Đã xét 1 trên 2 người F1." in page
+    assert "Đã xét 1 trên 2 người F1.</span>" in page
     assert deeper_step(env, case["id"]) is True  # C's
     assert deeper_step(env, case["id"]) is True  # no F1 left: the contacts next
-    assert "Đã xét 2 trên 2 người F1." in tracer.get(f"/officials/tracing/cases/{case['id']}").text
+    progress_text = tracer.get(f"/officials/tracing/cases/{case['id']}").text
+    assert "Đã xét 2 trên 2 người F1. Đang lưu danh sách F2: đã lưu 0 người." in progress_text
     assert level2() == {}
     assert deeper_step(env, case["id"]) is True  # Bình, Em, Giang: four exposures
+    assert tracer.get(url).json()["trace_deeper_stored"] == 3
+    progress_text = tracer.get(f"/officials/tracing/cases/{case['id']}?lang=en").text
+    assert "2 of 2 F1 people done. Storing the F2 list: 3 people so far." in progress_text
     assert level2() == {
         "Lê Văn Bình": "Siêu thị Ba Đình",
         "Vũ Thị Em": "Nhà hàng Sen",

@@ -28,7 +28,7 @@ from phongdich.tracing.schemas import (
     WarnIn,
     WarningJobOut,
 )
-from phongdich.tracing.service import TracingService
+from phongdich.tracing.service import DeeperProgress, TracingService
 from phongdich.web.deps import (
     AccountDep,
     OfficialDep,
@@ -375,12 +375,9 @@ def set_status(
     return {"id": contact.id, "status": contact.status}
 
 
-def case_out(
-    person: Person | None, case: Case, progress: tuple[int, int, int] | None = None
-) -> CaseOut:
+def case_out(person: Person | None, case: Case, progress: DeeperProgress | None = None) -> CaseOut:
     if person is None:
         raise NotFound()
-    level, done, of = progress or (None, None, None)
     return CaseOut(
         id=case.id,
         person_id=case.person_id,
@@ -396,9 +393,10 @@ def case_out(
         trace_stopped_level=case.trace_stopped_level,
         trace_stopped_people=case.trace_stopped_people,
         trace_deeper_pending=bool(case.traced_at and case.trace_deeper),
-        trace_deeper_level=level,
-        trace_deeper_done=done,
-        trace_deeper_of=of,
+        trace_deeper_level=progress.level if progress else None,
+        trace_deeper_done=progress.done if progress else None,
+        trace_deeper_of=progress.of if progress else None,
+        trace_deeper_stored=progress.stored if progress else None,
     )
 
 

@@ -63,10 +63,12 @@ class CaseOut(BaseModel):
     # for a large F1).
     trace_deeper_pending: bool = False
     # How far the queue's steps got (one case only, once a step has run): the level traced,
-    # and of the people of the level before, how many are done and how many in all.
+    # and of the people of the level before, how many are done and how many in all; once
+    # every exposure is found, how many people of the level are stored so far.
     trace_deeper_level: int | None = None
     trace_deeper_done: int | None = None
     trace_deeper_of: int | None = None
+    trace_deeper_stored: int | None = None
 
 
 class TraceOut(BaseModel):

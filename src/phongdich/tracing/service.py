@@ -69,6 +69,16 @@ WARN_CHANNELS = ("sms", "ott", "email")
 
 
 @dataclass(frozen=True)
+class DeeperProgress:
+    """How far the tracing queue's steps got on a case's deeper levels."""
+
+    level: int  # the level being traced
+    done: int  # people of the level before whose exposures are found
+    of: int  # people of the level before
+    stored: int | None  # people of this level stored so far, once the steps store them
+
+
+@dataclass(frozen=True)
 class Around:
     """Who is known to be around a case without computing any overlap."""
 
@@ -739,10 +749,9 @@ class TracingService:
             return self._next_step(case, level + 1, 0, None)
         return self._end_deeper(case, found_at, None)
 
-    def deeper_progress(self, case: Case) -> tuple[int, int, int] | None:
-        """How far the queue's steps got on the case's deeper levels: (the level being traced,
-        people of the level before whose exposures are found, people of that level); none
-        when nothing waits or no step has run yet."""
+    def deeper_progress(self, case: Case) -> DeeperProgress | None:
+        """How far the queue's steps got on the case's deeper levels; none when nothing waits
+        or no step has run yet."""
         after, found_at = case.trace_after_person_id, case.trace_found_at
         if not (case.traced_at and case.trace_deeper and found_at):
             return None
@@ -751,8 +760,10 @@ class TracingService:
         level = case.trace_next_level or 2
         people = self.repo.count_touched(case.id, level - 1, found_at)
         if case.trace_step_phase == "store":
-            return level, people, people
-        return level, self.repo.count_touched(case.id, level - 1, found_at, after), people
+            stored = self.repo.count_touched(case.id, level, found_at)
+            return DeeperProgress(level, people, people, stored)
+        done = self.repo.count_touched(case.id, level - 1, found_at, after)
+        return DeeperProgress(level, done, people, None)
 
     def _end_deeper(self, case: Case, found_at: datetime, stopped: tuple[int, int] | None) -> bool:
         """The last step of a case's deeper levels: the rows of an earlier trace that this one
