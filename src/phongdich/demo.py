@@ -201,6 +201,7 @@ def _seed_citizens(session: Session, settings: Settings) -> None:
             id_number="001188012345",
             address="Số 12 Kim Mã",
             unit_code="00004",
+            email="nguyen.thi.lan@example.vn",
         ),
     )
     people.declare(account, me.id, DeclarationIn(kind="universal"))
