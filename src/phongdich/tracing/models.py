@@ -209,7 +209,7 @@ class WarningJob(Base):
         BigId, ForeignKey("officials.id", ondelete="SET NULL")
     )
     case_ids: Mapped[str] = mapped_column(Text)  # JSON list of case ids
-    channels: Mapped[str] = mapped_column(String(40))  # comma-separated: sms, ott
+    channels: Mapped[str] = mapped_column(String(40))  # comma-separated: sms, ott, email
     level: Mapped[int | None] = mapped_column(Integer)  # none: every level
     statuses: Mapped[str] = mapped_column(String(120))  # comma-separated follow-up statuses
     rows: Mapped[int] = mapped_column(Integer)  # contact rows to warn, counted when asked
