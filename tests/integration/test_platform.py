@@ -8,19 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
 from phongdich.kit.clock import utcnow
 from phongdich.maintenance import purge_all
-from phongdich.notify.adapters import FileAdapter
+from phongdich.notify.adapters import FileAdapter, SmtpAdapter
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
 from phongdich.notify.tasks import MAX_ATTEMPTS, deliver_pending
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_checkpoints_api import register
 from tests.support.http import Client
+from tests.support.smtp import Inbox, free_port
 
 
 def test_outbox_is_delivered_to_a_file(env: Env, tmp_path: Path) -> None:
@@ -43,6 +45,39 @@ def test_outbox_is_delivered_to_a_file(env: Env, tmp_path: Path) -> None:
 class Broken:
     def deliver(self, message: OutboxMessage) -> None:
         raise ConnectionError("gateway down")
+
+
+def test_an_smtp_session_dropped_while_idle_is_opened_again(env: Env) -> None:
+    """The SMTP adapter keeps its session between messages; when the server has dropped it
+    meanwhile (a restart, an idle timeout), the next message opens a new one instead of
+    failing. A server that is down fails the message, for the outbox to retry."""
+    port = free_port()
+    adapter = SmtpAdapter("127.0.0.1", port, "PhongDich <khong-tra-loi@phongdich.example.vn>")
+
+    def mail(n: int) -> OutboxMessage:
+        body = f"Thư thử số {n}\n\nNội dung thư thử."
+        return OutboxMessage(
+            id=n, channel="email", recipient="lan@example.vn", body=body, created_at=utcnow()
+        )
+
+    first, second = Inbox(), Inbox()
+    server = Controller(first, hostname="127.0.0.1", port=port)
+    server.start()
+    adapter.deliver(mail(1))
+    adapter.deliver(mail(2))
+    server.stop()  # the session the adapter holds is gone with it
+    server = Controller(second, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        adapter.deliver(mail(3))
+    finally:
+        adapter.close()
+        server.stop()
+    assert [m["Subject"] for _to, m in first.mail] == ["Thư thử số 1", "Thư thử số 2"]
+    assert len(set(first.peers)) == 1
+    assert [m["Subject"] for _to, m in second.mail] == ["Thư thử số 3"]
+    with pytest.raises(ConnectionRefusedError):  # nobody listening: the outbox retries later
+        adapter.deliver(mail(4))
 
 
 def test_failed_delivery_is_retried_then_given_up(env: Env) -> None:

@@ -4,11 +4,8 @@ households, hand-named contacts, jurisdiction, follow-up and bad input."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from tests.conftest import Env, World, login_official
 from tests.integration.test_checkpoints_api import venue
 from tests.integration.test_visits_api import active_checkpoint
 from tests.support.http import Client
+from tests.support.smtp import Inbox, free_port
 
 
 def yesterday(hour: int, minute: int = 0) -> datetime:
@@ -332,25 +330,6 @@ def test_warnings_publication_and_citizens_self_check(
     assert 'id="exposures"' not in calm
 
 
-class Inbox:
-    """What a real SMTP server (aiosmtpd) received."""
-
-    def __init__(self) -> None:
-        self.mail: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.mail.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_contacts_are_warned_by_email_delivered_through_smtp(
     env: Env, world: World, make_client: Any, tmp_path: Path
 ) -> None:
@@ -427,6 +406,7 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
         "an.tran@example.vn",
         "cuc.pham@example.vn",
     ]
+    assert len(set(inbox.peers)) == 1  # one SMTP session for the run
     mail = next(m for to, m in inbox.mail if to == ["cuc.pham@example.vn"])
     assert mail["Subject"] == subject
     assert mail["From"].addresses[0].addr_spec == "canh-bao@phongdich.example.vn"

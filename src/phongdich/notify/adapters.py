@@ -68,9 +68,11 @@ def email_parts(body: str) -> tuple[str, str]:
 
 
 class SmtpAdapter:
-    """E-mail through an SMTP server, one session per message: plain UTF-8 text, the subject
-    from the body's first line (``email_parts``). A refusal or a lost connection raises, and
-    the outbox tries again later."""
+    """E-mail through an SMTP server: plain UTF-8 text, the subject from the body's first line
+    (``email_parts``). One session carries the messages of a delivery run (``close`` ends
+    it), so a warning to thousands does not open thousands of connections; a session the
+    server dropped meanwhile is opened again once. A refusal raises, and the outbox tries
+    again later."""
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class SmtpAdapter:
         self.starttls, self.user, self.password, self.timeout = starttls, user, password, timeout
         domain = parseaddr(sender)[1].rpartition("@")[2]
         self.domain = domain or "localhost"
+        self._smtp: smtplib.SMTP | None = None
 
     def deliver(self, message: OutboxMessage) -> None:
         if message.channel != "email":
@@ -98,12 +101,43 @@ class SmtpAdapter:
         mail["Date"] = formatdate(message.created_at.timestamp(), localtime=False)
         mail["Message-ID"] = make_msgid(f"phongdich.{message.id}", domain=self.domain)
         mail.set_content(text, cte="quoted-printable")  # 7-bit: any server takes it
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.user:
-                smtp.login(self.user, self.password)
-            smtp.send_message(mail)
+        reopened = self._smtp is None
+        while True:
+            smtp = self._session()
+            try:
+                smtp.send_message(mail)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                self.close()
+                if reopened:
+                    raise
+                reopened = True  # an idle session the server closed: once more, anew
+            except Exception:
+                self.close()
+                raise
+
+    def _session(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.user:
+                    smtp.login(self.user, self.password)
+            except Exception:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        """End the session, if one is open."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
 
 
 class ByChannel:
@@ -114,6 +148,17 @@ class ByChannel:
 
     def deliver(self, message: OutboxMessage) -> None:
         self.channels.get(message.channel, self.default).deliver(message)
+
+    def close(self) -> None:
+        for adapter in (self.default, *self.channels.values()):
+            close_adapter(adapter)
+
+
+def close_adapter(adapter: DeliveryAdapter) -> None:
+    """End what an adapter holds open between messages (an SMTP session), if anything."""
+    close = getattr(adapter, "close", None)
+    if callable(close):
+        close()
 
 
 def make_adapter(settings: Settings) -> DeliveryAdapter:

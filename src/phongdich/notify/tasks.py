@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.db.session import unit_of_work
 from phongdich.kit.clock import utcnow
-from phongdich.notify.adapters import DeliveryAdapter
+from phongdich.notify.adapters import DeliveryAdapter, close_adapter
 from phongdich.notify.repository import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,15 @@ MAX_ATTEMPTS = 5
 def deliver_pending(
     factory: sessionmaker[Session], adapter: DeliveryAdapter, batch: int = 100
 ) -> int:
-    """Deliver pending messages; each batch commits; returns how many were sent."""
+    """Deliver pending messages; each batch commits; returns how many were sent. What the
+    adapter holds open (an SMTP session) is closed at the end."""
+    try:
+        return _deliver(factory, adapter, batch)
+    finally:
+        close_adapter(adapter)
+
+
+def _deliver(factory: sessionmaker[Session], adapter: DeliveryAdapter, batch: int) -> int:
     sent = 0
     while True:
         with unit_of_work(factory) as session:

@@ -1,0 +1,29 @@
+"""A real SMTP server for the tests (aiosmtpd), and what it received."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) received, and over which connections."""
+
+    def __init__(self) -> None:
+        self.mail: list[tuple[list[str], EmailMessage]] = []
+        self.peers: list[Any] = []  # each message's client (host, port): one per session
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.mail.append((list(envelope.rcpt_tos), parsed))
+        self.peers.append(session.peer)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
