@@ -650,14 +650,18 @@ def test_the_queue_traces_a_large_f2_in_steps_that_store_what_one_trace_stores(
     assert done == {"cases_traced_deeper": 1, "deeper_steps": 5}
     assert contact_snapshot(env, case["id"]) == stepped
 
-    # By default SQLite, where check-ins wait for the queue's writes, goes a few people a
-    # step; PostgreSQL the whole level at once.
+    # By default both databases go ``STEP_PEOPLE`` people a step; a setting larger than the
+    # level before stores the level in one.
     monkeypatch.setattr(env.settings, "trace_step_people", 0)
-    monkeypatch.setattr(tracing_service, "SQLITE_STEP_PEOPLE", 1)
+    monkeypatch.setattr(tracing_service, "STEP_PEOPLE", 1)
     assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
     done = tracing_tasks.trace_pending(env.factory, env.settings)
-    steps = 5 if env.backend == "sqlite" else 1
-    assert done == {"cases_traced_deeper": 1, "deeper_steps": steps}
+    assert done == {"cases_traced_deeper": 1, "deeper_steps": 5}
+    assert contact_snapshot(env, case["id"]) == stepped
+    monkeypatch.setattr(env.settings, "trace_step_people", 3)
+    assert tracer.post(f"{url}/trace").json()["deferred_level"] == 2
+    done = tracing_tasks.trace_pending(env.factory, env.settings)
+    assert done == {"cases_traced_deeper": 1, "deeper_steps": 1}
     assert contact_snapshot(env, case["id"]) == stepped
 
     # A level too large stops the steps, and the case says so.

@@ -1268,7 +1268,7 @@ def summarize(
             "nothing read or stored",
             "queue": f"{QUEUE_CASES} probe cases: trace_waiting committed, then the "
             "tracing queue's steps of the F2 (trace_deeper_step, TRACE_STEP_PEOPLE people of "
-            "the F1 a step: by default 50 on SQLite, the whole level on PostgreSQL), each "
+            "the F1 a step: by default 50), each "
             "committed and timed with its commit; they are measured last and stay stored",
             "warmup_cases": WARMUP,
         },

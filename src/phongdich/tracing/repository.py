@@ -941,11 +941,6 @@ class TracingRepository:
         stmt = select(func.count()).select_from(Contact).where(*where)
         return int(self.session.scalar(stmt) or 0)
 
-    def one_writer(self) -> bool:
-        """Whether the database runs one writer at a time (SQLite), so that a long write makes
-        every other writer wait."""
-        return not bulk.is_postgresql(self.session)
-
     def lock_cases(self, cases: Sequence[Case]) -> None:
         """On PostgreSQL, lock these cases' rows until the transaction ends and read them again
         (another transaction may have changed them since they were read), so that a trace and
