@@ -951,15 +951,17 @@ class TracingService:
         listed by several of the cases gets one message, about their strongest link (the
         closest level, then the highest risk, then the latest), and every row of theirs is
         marked with it. The text names the place and the day, never the case, in the person's
-        language (``Person.language``, Vietnamese when none). People without
-        a phone are reached through a phone of their household; e-mail goes to the person's
-        own address. Counts people warned, people with no address on any of the channels
+        language (``Person.language``, Vietnamese when none). People without a phone are
+        reached through a phone of their household; e-mail goes to the person's own
+        address. A channel named twice counts once. Counts people warned, people with no
+        address on any of the channels
         (``no_phone``), rows marked (``contacts``) and rows skipped for their status. More
         than ``warn_request_rows`` rows are left to the tracing queue as a warning job
         (``warn_step``): then ``queued`` counts the rows and ``job`` names it, and nothing is
         sent yet."""
         if not channels or any(channel not in WARN_CHANNELS for channel in channels):
             raise Invalid("error.warn_channel")
+        channels = list(dict.fromkeys(channels))
         if len(cases) > BATCH_LIMIT:
             raise Invalid("error.batch_too_large", limit=BATCH_LIMIT)
         case_ids = [c.id for c in cases]
