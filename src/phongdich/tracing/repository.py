@@ -787,15 +787,30 @@ class TracingRepository:
         (case, person) at ``level``, marked with ``now`` (``found_at``). One statement per
         ``chunk`` ranges, never splitting one case's ranges (a person's exposures to a case
         are ranked together)."""
-        if not ranges:
-            return
-        stmt, postgresql = self._overlap_statement(_STORE_EXPOSURES_PG, _STORE_EXPOSURES_SQLITE)
         constants = {
             "estimated_factor": estimated_factor,
             "risk_unit": risk_unit_minutes,
             "evidence_limit": evidence_limit,
             "level": level,
         }
+        self._over_ranges(
+            _STORE_EXPOSURES_PG, _STORE_EXPOSURES_SQLITE, ranges, now, constants, chunk
+        )
+
+    def _over_ranges(
+        self,
+        pg: TextClause,
+        sqlite: TextClause,
+        ranges: Sequence[CaseRange],
+        now: datetime,
+        constants: dict[str, Any],
+        chunk: int,
+    ) -> None:
+        """Run an overlap statement (``_overlap_statement``) over these case stays: one
+        statement per ``chunk`` ranges, never splitting one case's ranges."""
+        if not ranges:
+            return
+        stmt, postgresql = self._overlap_statement(pg, sqlite)
         by_case = sorted(ranges, key=lambda r: (r.case_id, r.checkpoint_id, r.present_from))
         first = 0
         while first < len(by_case):
@@ -825,17 +840,12 @@ class TracingRepository:
     ) -> None:
         """Keep every exposure of these case stays at ``level`` as a ``trace_exposures`` row
         (marked ``now``, the case's trace), for ``store_staged`` to store later."""
-        if not ranges:
-            return
-        stmt, postgresql = self._overlap_statement(_STAGE_PG, _STAGE_SQLITE)
         constants = {
             "estimated_factor": estimated_factor,
             "risk_unit": risk_unit_minutes,
             "level": level,
         }
-        for first in range(0, len(ranges), chunk):
-            part = ranges[first : first + chunk]
-            self.session.execute(stmt, _range_params(part, now, postgresql) | constants)
+        self._over_ranges(_STAGE_PG, _STAGE_SQLITE, ranges, now, constants, chunk)
 
     def staged_upto(
         self, case_id: int, level: int, now: datetime, after_person_id: int, rows: int

@@ -954,11 +954,10 @@ class TracingService:
         language (``Person.language``, Vietnamese when none). People without a phone are
         reached through a phone of their household; e-mail goes to the person's own
         address. A channel named twice counts once. Counts people warned, people with no
-        address on any of the channels
-        (``no_phone``), rows marked (``contacts``) and rows skipped for their status. More
-        than ``warn_request_rows`` rows are left to the tracing queue as a warning job
-        (``warn_step``): then ``queued`` counts the rows and ``job`` names it, and nothing is
-        sent yet."""
+        address on any of the channels (``no_phone``), rows marked (``contacts``) and rows
+        skipped for their status. More than ``warn_request_rows`` rows are left to the tracing
+        queue as a warning job (``warn_step``): then ``queued`` counts the rows and ``job``
+        names it, and nothing is sent yet."""
         if not channels or any(channel not in WARN_CHANNELS for channel in channels):
             raise Invalid("error.warn_channel")
         channels = list(dict.fromkeys(channels))
