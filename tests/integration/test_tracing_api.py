@@ -423,6 +423,65 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
     assert states == {"sent"}
 
 
+def household(env: Env, phone: str, holder: int, *members: int) -> None:
+    """A phone account held by ``holder`` that declares for ``members``, as the app makes one."""
+    from phongdich.accounts.models import PhoneAccount
+
+    with env.session() as s:
+        account = PhoneAccount(phone=phone, full_name="")
+        s.add(account)
+        s.flush()
+        s.add(HouseholdMember(account_id=account.id, person_id=holder, relation="self"))
+        for member in members:
+            s.add(HouseholdMember(account_id=account.id, person_id=member, relation="child"))
+        s.commit()
+
+
+def test_a_child_is_warned_at_the_household_holders_phone_and_email(
+    env: Env, world: World, make_client: Any
+) -> None:
+    """C, with neither phone nor e-mail, is declared by A: C's warnings go to A's phone and
+    A's mailbox, each a message of its own; C's own address, once given, wins."""
+    from phongdich.notify.models import OutboxMessage
+
+    ids = scenario(env, make_client)
+    update_person(env, ids["a"], phone="0912111222", email="an.tran@example.vn")
+    household(env, "0912111222", ids["a"], ids["c"])
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+    rows = {c["person"]: c["id"] for c in tracer.get(f"{url}/contacts?level=1").json()}
+    a_row, c_row = rows["Trần Thị An"], rows["Phạm Thị Cúc"]
+    warnings = select(OutboxMessage).where(OutboxMessage.purpose.startswith("exposure:"))
+
+    def sent() -> set[tuple[str, str, str]]:
+        with env.session() as s:
+            return {(m.channel, m.recipient, m.purpose) for m in s.scalars(warnings)}
+
+    r = tracer.post(f"{url}/warn", json={"channels": ["sms", "email"], "level": 1})
+    assert r.status_code == 200, r.text
+    assert (r.json()["warned"], r.json()["no_phone"]) == (2, 0)
+    assert sent() == {
+        ("sms", "0912111222", f"exposure:{a_row}"),
+        ("email", "an.tran@example.vn", f"exposure:{a_row}"),
+        ("sms", "0912111222", f"exposure:{c_row}"),
+        ("email", "an.tran@example.vn", f"exposure:{c_row}"),
+    }
+
+    # C's own address wins over the household's; without one, a holder with no e-mail
+    # address leaves C unreached by e-mail.
+    update_person(env, ids["c"], email="cuc.pham@example.vn")
+    again = {"channels": ["email"], "level": 1, "statuses": ["notified"]}
+    assert tracer.post(f"{url}/warn", json=again).json()["no_phone"] == 0
+    assert ("email", "cuc.pham@example.vn", f"exposure:{c_row}") in sent()
+    update_person(env, ids["c"], email=None)
+    update_person(env, ids["a"], email=None)
+    r = tracer.post(f"{url}/warn", json=again)
+    assert (r.json()["warned"], r.json()["no_phone"]) == (0, 2)
+    assert len(sent()) == 5
+
+
 def test_a_meeting_room_counts_only_people_in_that_room(
     env: Env, world: World, make_client: Any
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.elements import TextClause
 
 from phongdich.accounts.models import PhoneAccount
@@ -1157,20 +1157,37 @@ class TracingRepository:
                 if isinstance(held, Contact):
                     self.session.expire(held)
 
-    def household_phones(self, person_ids: Collection[int]) -> dict[int, str]:
-        """For people without a phone: the phone of an account whose household lists them."""
-        out: dict[int, str] = {}
+    def household_addresses(
+        self, person_ids: Collection[int]
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """For people without addresses of their own: (the phone of an account whose household
+        lists them, the e-mail address of that account's holder), the earliest listing first.
+        A child declared by a parent is reached at the parent's phone and mailbox."""
+        phones: dict[int, str] = {}
+        emails: dict[int, str] = {}
+        holder = aliased(HouseholdMember)
+        holder_person = aliased(Person)
         postgresql = bulk.is_postgresql(self.session)
         for part in bulk.id_chunks(person_ids, postgresql):
             stmt = (
-                select(HouseholdMember.person_id, PhoneAccount.phone)
+                select(HouseholdMember.person_id, PhoneAccount.phone, holder_person.email)
                 .join(PhoneAccount, PhoneAccount.id == HouseholdMember.account_id)
+                .outerjoin(
+                    holder,
+                    and_(
+                        holder.account_id == HouseholdMember.account_id,
+                        holder.relation == "self",
+                    ),
+                )
+                .outerjoin(holder_person, holder_person.id == holder.person_id)
                 .where(bulk.id_in(HouseholdMember.person_id, part, postgresql))
                 .order_by(HouseholdMember.added_at)
             )
-            for pid, phone in self.session.execute(stmt):
-                out.setdefault(pid, phone)
-        return out
+            for pid, phone, email in self.session.execute(stmt):
+                phones.setdefault(pid, phone)
+                if email:
+                    emails.setdefault(pid, email)
+        return phones, emails
 
     def warn_rows(
         self,

@@ -1051,13 +1051,24 @@ class TracingService:
                 listed.setdefault(row.person_id, []).append(row)
             else:
                 counts["skipped"] += 1
-        phones: dict[int, str] = {}
-        if any(channel != "email" for channel in channels):
-            phones = {pid: rows[0].phone for pid, rows in listed.items() if rows[0].phone}
-            phones |= self.repo.household_phones(set(listed) - set(phones))
-        emails: dict[int, str] = {}
-        if "email" in channels:
-            emails = {pid: rows[0].email for pid, rows in listed.items() if rows[0].email}
+        # Their own phone and e-mail address, else their household's: a child declared by a
+        # parent is reached at the parent's.
+        want_phone = any(channel != "email" for channel in channels)
+        want_email = "email" in channels
+        first = {pid: rows[0] for pid, rows in listed.items()}
+        phones = {pid: r.phone for pid, r in first.items() if want_phone and r.phone}
+        emails = {pid: r.email for pid, r in first.items() if want_email and r.email}
+        lacking = [
+            pid
+            for pid in listed
+            if (want_phone and pid not in phones) or (want_email and pid not in emails)
+        ]
+        if lacking:
+            home_phones, home_emails = self.repo.household_addresses(lacking)
+            if want_phone:
+                phones = home_phones | phones
+            if want_email:
+                emails = home_emails | emails
         # Each person's addresses on the channels asked for, in their order.
         to = {
             pid: [
