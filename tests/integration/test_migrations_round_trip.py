@@ -151,3 +151,32 @@ def test_exposures_staged_before_0016_keep_their_evidence(
         assert json.loads(written) == entry
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_messages_queued_before_0019_are_due_from_their_creation(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Messages waiting in the outbox during the upgrade are delivered at once: their next
+    attempt is their creation."""
+    from phongdich.notify.models import OutboxMessage
+
+    url = _empty_database(backend, "outbox", tmp_path, request)
+    upgrade(url, "0018")
+    created = datetime(2026, 12, 5, 3, 15, 0, 250, UTC)
+    engine = make_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        outbox = tables.tables["outbox_messages"]
+        with engine.begin() as connection:
+            connection.execute(outbox.insert(), _filled(outbox, id=1, created_at=created))
+        upgrade(url, "0019")
+        with Session(engine) as session:
+            message = session.get_one(OutboxMessage, 1)
+            assert message.next_attempt_at == created
+        downgrade(url, "0018")
+        columns = {c["name"] for c in inspect(engine).get_columns(outbox.name)}
+        assert "next_attempt_at" not in columns
+    finally:
+        engine.dispose()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
 from phongdich.kit.clock import utcnow
 from phongdich.maintenance import purge_all
-from phongdich.notify.adapters import FileAdapter, SmtpAdapter
+from phongdich.notify.adapters import ChannelDown, FileAdapter, SmtpAdapter, make_adapter
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
-from phongdich.notify.tasks import MAX_ATTEMPTS, deliver_pending
+from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_checkpoints_api import register
 from tests.support.http import Client
@@ -76,21 +77,134 @@ def test_an_smtp_session_dropped_while_idle_is_opened_again(env: Env) -> None:
     assert [m["Subject"] for _to, m in first.mail] == ["Thư thử số 1", "Thư thử số 2"]
     assert len(set(first.peers)) == 1
     assert [m["Subject"] for _to, m in second.mail] == ["Thư thử số 3"]
-    with pytest.raises(ConnectionRefusedError):  # nobody listening: the outbox retries later
+    with pytest.raises(ChannelDown):  # nobody listening: the outbox retries later
         adapter.deliver(mail(4))
 
 
-def test_failed_delivery_is_retried_then_given_up(env: Env) -> None:
+def test_failed_delivery_is_retried_later_then_given_up(env: Env) -> None:
+    """Each failed attempt waits longer before the next (``RETRY_AFTER``); runs in between
+    leave the message alone; the fifth failure gives up."""
     with env.session() as s:
         Notifier(s).sms("0912345678", "thử", purpose="test")
         s.commit()
-    for _ in range(MAX_ATTEMPTS + 2):
-        assert deliver_pending(env.factory, Broken()) == 0
+    now = utcnow()
+
+    def state() -> tuple[str, int]:
+        with env.session() as s:
+            message = s.scalars(select(OutboxMessage)).one()
+            return message.status, message.attempts
+
+    def at(moment: datetime) -> Callable[[], datetime]:
+        return lambda: moment
+
+    for n, waited in enumerate((timedelta(0), *RETRY_AFTER)):
+        now += waited
+        assert deliver_pending(env.factory, Broken(), clock=at(now)) == 0
+        attempts = state()[1]
+        assert attempts == n + 1
+        if n < len(RETRY_AFTER):  # a run a second before the next attempt is due tries nothing
+            early = now + RETRY_AFTER[n] - timedelta(seconds=1)
+            assert deliver_pending(env.factory, Broken(), clock=at(early)) == 0
+            assert state() == ("pending", attempts)
+    assert attempts == MAX_ATTEMPTS == len(RETRY_AFTER) + 1
     with env.session() as s:
         message = s.scalars(select(OutboxMessage)).one()
         assert message.status == "failed"
-        assert message.attempts == MAX_ATTEMPTS
         assert "gateway down" in message.last_error
+    later = now + timedelta(days=1)
+    assert deliver_pending(env.factory, Broken(), clock=at(later)) == 0
+    assert state() == ("failed", MAX_ATTEMPTS)
+
+
+class Refusing(Inbox):
+    """A mail server that refuses one mailbox for good (550)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("khong-co"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: Path) -> None:
+    """With the mail server down, one e-mail is tried per run and the others wait (no attempt
+    counted), while the SMS go out; once it is back, every e-mail is delivered, none failed. A
+    mailbox the server refuses for good fails at once; a domain beyond ASCII goes out in its
+    IDNA form; a mailbox name beyond ASCII fails at once on a server without SMTPUTF8 (and
+    goes out through one that has it)."""
+    port = free_port()
+    with env.session() as s:
+        notifier = Notifier(s)
+        for n in range(150):
+            notifier.email(f"nguoi{n}@example.vn", f"Cảnh báo số {n}\n\nNội dung.", "test")
+        notifier.sms("0912345678", "Cảnh báo qua SMS", purpose="test")
+        s.commit()
+    settings = env.settings.model_copy(
+        update={
+            "notifier": "file",
+            "notify_file": str(tmp_path / "sms.jsonl"),
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_from": "PhongDich <canh-bao@phongdich.example.vn>",
+        }
+    )
+    now = utcnow()
+    assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 1  # SMS
+    with env.session() as s:
+        mail = s.scalars(select(OutboxMessage).where(OutboxMessage.channel == "email")).all()
+        assert {m.status for m in mail} == {"pending"}
+        assert sorted(m.attempts for m in mail) == [0] * 149 + [1]
+        assert all(m.next_attempt_at > now for m in mail)
+        tried = next(m for m in mail if m.attempts == 1)
+        assert "Connection refused" in tried.last_error
+        assert tried.next_attempt_at == now + RETRY_AFTER[0]
+    # Still down half a minute later: the next one is tried, the rest wait again.
+    now += CHANNEL_PAUSE
+    assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 0
+
+    inbox = Refusing()
+    server = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    server.start()
+    try:
+        with env.session() as s:
+            notifier = Notifier(s)
+            notifier.email("khong-co@example.vn", "Thư bị từ chối\n\n.", "test")
+            notifier.email("lan@thư.vn", "Thư tên miền tiếng Việt\n\n.", "test")
+            notifier.email("ngọc@example.vn", "Thư hộp thư tiếng Việt\n\n.", "test")
+            s.commit()
+        now += CHANNEL_PAUSE  # the 148 that waited, the first one tried, and "lan"
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 150
+        now += CHANNEL_PAUSE  # the second one tried while the server was down
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 1
+    finally:
+        server.stop()
+    delivered = sorted(to[0] for to, _mail in inbox.mail)
+    assert len(delivered) == 151
+    assert "lan@xn--th-e0a.vn" in delivered
+    with env.session() as s:
+        by_to = {m.recipient: m for m in s.scalars(select(OutboxMessage))}
+    assert {m.status for to, m in by_to.items() if to.startswith("nguoi")} == {"sent"}
+    assert max(m.attempts for to, m in by_to.items() if to.startswith("nguoi")) == 2
+    refused, unicode_box = by_to["khong-co@example.vn"], by_to["ngọc@example.vn"]
+    assert (refused.status, refused.attempts) == ("failed", 1)
+    assert "No such mailbox" in refused.last_error
+    assert (unicode_box.status, unicode_box.attempts) == ("failed", 1)
+    assert "SMTPUTF8" in unicode_box.last_error
+    assert by_to["lan@thư.vn"].status == "sent"
+
+    utf8 = Inbox()
+    server = Controller(utf8, hostname="127.0.0.1", port=port)  # SMTPUTF8 offered
+    server.start()
+    try:
+        with env.session() as s:
+            Notifier(s).email("ngọc.anh@example.vn", "Thư gửi được\n\n.", "test")
+            s.commit()
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 1
+    finally:
+        server.stop()
+    assert [to for to, _mail in utf8.mail] == [["ngọc.anh@example.vn"]]
 
 
 def test_a_failed_request_sends_nothing(env: Env, client: Client) -> None:

@@ -290,6 +290,16 @@ def test_warnings_publication_and_citizens_self_check(
     }
     assert contacts["Trần Thị An"]["status"] == "notified"
     assert contacts["Trần Thị An"]["warning"] == "pending"
+
+    class GatewayDown:
+        def deliver(self, message: OutboxMessage) -> None:
+            raise ConnectionError("SMS gateway down")
+
+    deliver_pending(env.factory, GatewayDown())  # tried once, to be tried again later
+    shown = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    assert {c["person"]: c["warning"] for c in shown}["Trần Thị An"] == "retrying"
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert "chưa gửi được, sẽ thử lại" in page.text
     bad = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": ["fax"]})
     assert bad.status_code == 422
     # No channel at all would mark contacts notified with nothing sent: refused.

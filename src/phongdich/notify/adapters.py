@@ -1,4 +1,7 @@
-"""Delivery adapters. Each takes one message and raises on failure.
+"""Delivery adapters. Each takes one message and raises on failure: ``Undeliverable`` when
+the message can never go (its address refused), ``ChannelDown`` when the channel's server
+cannot be reached (the channel's other messages wait too), anything else for a failure worth
+trying again later (``tasks``).
 
 The default for development is the console; ``file`` appends one JSON line per message, which
 is also what an SMS gateway bridge can tail. A real gateway adapter implements the same call.
@@ -21,6 +24,17 @@ from phongdich.notify.models import OutboxMessage
 
 if TYPE_CHECKING:
     from phongdich.config import Settings
+
+
+class Undeliverable(Exception):
+    """The message can never be delivered as it is: its recipient or content was refused for
+    good. It fails at once, with no further attempts."""
+
+
+class ChannelDown(Exception):
+    """The channel's server cannot be reached or refuses to work (down, wrong credentials):
+    no fault of this message. It is tried again later, and the channel's other messages wait
+    instead of each failing the same way."""
 
 
 class DeliveryAdapter(Protocol):
@@ -67,12 +81,25 @@ def email_parts(body: str) -> tuple[str, str]:
     return subject.strip(), text.lstrip("\n")
 
 
+def ascii_domain(address: str) -> str:
+    """The address with its domain in ASCII (IDNA: ``thư.vn`` → ``xn--th-e0a.vn``), which
+    every mail server routes; a mailbox name beyond ASCII is left for SMTPUTF8."""
+    local, at, domain = address.rpartition("@")
+    try:
+        ascii_name = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise Undeliverable(f"not a mail domain: {domain}") from exc
+    return f"{local}{at}{ascii_name}"
+
+
 class SmtpAdapter:
     """E-mail through an SMTP server: plain UTF-8 text, the subject from the body's first line
     (``email_parts``). One session carries the messages of a delivery run (``close`` ends
     it), so a warning to thousands does not open thousands of connections; a session the
-    server dropped meanwhile is opened again once. A refusal raises, and the outbox tries
-    again later."""
+    server dropped meanwhile is opened again once. A server that cannot be reached, or refuses
+    the sender, is ``ChannelDown``; a recipient or message refused for good (a 5xx answer) is
+    ``Undeliverable``; a refusal for now (4xx) raises as it is, for the outbox to try again
+    later. A domain beyond ASCII goes out in its IDNA form."""
 
     def __init__(
         self,
@@ -96,7 +123,7 @@ class SmtpAdapter:
         subject, text = email_parts(message.body)
         mail = EmailMessage()
         mail["From"] = self.sender
-        mail["To"] = message.recipient
+        mail["To"] = ascii_domain(message.recipient)
         mail["Subject"] = subject
         mail["Date"] = formatdate(message.created_at.timestamp(), localtime=False)
         mail["Message-ID"] = make_msgid(f"phongdich.{message.id}", domain=self.domain)
@@ -107,26 +134,44 @@ class SmtpAdapter:
             try:
                 smtp.send_message(mail)
                 return
-            except (smtplib.SMTPServerDisconnected, ConnectionError):
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self.close()
                 if reopened:
-                    raise
+                    raise ChannelDown(f"SMTP: {exc}") from exc
                 reopened = True  # an idle session the server closed: once more, anew
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _text in exc.recipients.values()]
+                if all(code >= 500 for code in codes):
+                    raise Undeliverable(f"SMTP: recipient refused {exc.recipients}") from exc
+                raise
+            except smtplib.SMTPNotSupportedError as exc:
+                # A mailbox name beyond ASCII, and a server without SMTPUTF8.
+                raise Undeliverable(f"SMTP: {exc}") from exc
+            except smtplib.SMTPSenderRefused as exc:
+                self.close()
+                raise ChannelDown(f"SMTP: sender refused ({exc.smtp_code})") from exc
+            except smtplib.SMTPDataError as exc:
+                if exc.smtp_code >= 500:
+                    raise Undeliverable(f"SMTP: message refused ({exc.smtp_code})") from exc
+                raise
             except Exception:
                 self.close()
                 raise
 
     def _session(self) -> smtplib.SMTP:
         if self._smtp is None:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            except (OSError, smtplib.SMTPException) as exc:
+                raise ChannelDown(f"SMTP {self.host}:{self.port}: {exc}") from exc
             try:
                 if self.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.user:
                     smtp.login(self.user, self.password)
-            except Exception:
+            except (OSError, smtplib.SMTPException) as exc:
                 smtp.close()
-                raise
+                raise ChannelDown(f"SMTP {self.host}:{self.port}: {exc}") from exc
             self._smtp = smtp
         return self._smtp
 

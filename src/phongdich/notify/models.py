@@ -22,5 +22,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When delivery is next tried: at once, then later after each failed attempt.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_outbox_messages_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_outbox_messages_status_due", "status", "next_attempt_at"),)

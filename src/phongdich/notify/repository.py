@@ -27,17 +27,29 @@ class OutboxRepository:
         return [(i, c, p) for i, c, p in self.session.execute(stmt, list(rows))]
 
     def statuses(self, ids: Sequence[int]) -> dict[int, str]:
-        """Delivery state (pending | sent | failed) by message id."""
+        """Delivery state by message id: pending, retrying (pending after a failed attempt),
+        sent or failed."""
         if not ids:
             return {}
-        stmt = select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids))
-        return {mid: status for mid, status in self.session.execute(stmt)}
+        stmt = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).where(
+            OutboxMessage.id.in_(ids)
+        )
+        return {
+            mid: "retrying" if status == "pending" and attempts else status
+            for mid, status, attempts in self.session.execute(stmt)
+        }
 
-    def pending(self, limit: int, max_attempts: int) -> Sequence[OutboxMessage]:
+    def due(self, limit: int, max_attempts: int, now: datetime) -> Sequence[OutboxMessage]:
+        """Pending messages whose next attempt is due, the longest due first; on PostgreSQL
+        locked for this delivery run, skipping those another run holds."""
         stmt = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.attempts < max_attempts)
-            .order_by(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.attempts < max_attempts,
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":

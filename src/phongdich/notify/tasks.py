@@ -3,47 +3,78 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.db.session import unit_of_work
 from phongdich.kit.clock import utcnow
-from phongdich.notify.adapters import DeliveryAdapter, close_adapter
+from phongdich.notify.adapters import ChannelDown, DeliveryAdapter, Undeliverable, close_adapter
 from phongdich.notify.repository import OutboxRepository
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# How long a message waits after its first, second, … failed attempt: a gateway or mail server
+# that is down for minutes does not use up a warning's attempts, and one down for hours does
+# not keep it pending for days (the last attempt comes about 2.6 hours after the first).
+RETRY_AFTER = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+# A channel found down: its other messages wait this long, no attempt counted.
+CHANNEL_PAUSE = timedelta(seconds=30)
 
 
 def deliver_pending(
-    factory: sessionmaker[Session], adapter: DeliveryAdapter, batch: int = 100
+    factory: sessionmaker[Session],
+    adapter: DeliveryAdapter,
+    batch: int = 100,
+    clock: Callable[[], datetime] = utcnow,
 ) -> int:
-    """Deliver pending messages; each batch commits; returns how many were sent. What the
-    adapter holds open (an SMTP session) is closed at the end."""
+    """Deliver the messages that are due; each batch commits; returns how many were sent.
+    What the adapter holds open (an SMTP session) is closed at the end."""
     try:
-        return _deliver(factory, adapter, batch)
+        return _deliver(factory, adapter, batch, clock)
     finally:
         close_adapter(adapter)
 
 
-def _deliver(factory: sessionmaker[Session], adapter: DeliveryAdapter, batch: int) -> int:
+def _deliver(
+    factory: sessionmaker[Session],
+    adapter: DeliveryAdapter,
+    batch: int,
+    clock: Callable[[], datetime],
+) -> int:
+    """Every message a batch takes is sent, failed, or due again later, so the run ends."""
     sent = 0
+    down: set[str] = set()  # channels found down in this run
     while True:
+        now = clock()
         with unit_of_work(factory) as session:
-            messages = OutboxRepository(session).pending(batch, MAX_ATTEMPTS)
+            messages = OutboxRepository(session).due(batch, MAX_ATTEMPTS, now)
             for message in messages:
+                if message.channel in down:
+                    message.next_attempt_at = now + CHANNEL_PAUSE
+                    continue
                 message.attempts += 1
                 try:
                     adapter.deliver(message)
                 except Exception as exc:  # an adapter failure must not stop the batch
                     log.warning("delivery of message %s failed: %s", message.id, exc)
                     message.last_error = str(exc)[:500]
-                    if message.attempts >= MAX_ATTEMPTS:
+                    if isinstance(exc, ChannelDown):
+                        down.add(message.channel)
+                    if isinstance(exc, Undeliverable) or message.attempts >= MAX_ATTEMPTS:
                         message.status = "failed"
+                    else:
+                        wait = RETRY_AFTER[min(message.attempts, len(RETRY_AFTER)) - 1]
+                        message.next_attempt_at = now + wait
                     continue
                 message.status = "sent"
-                message.sent_at = utcnow()
+                message.sent_at = clock()
                 sent += 1
         if len(messages) < batch:
             return sent

@@ -100,7 +100,8 @@ class ContactOut(BaseModel):
     assigned_unit: str | None
     evidence: list[dict[str, object]]
     warned_at: datetime | None = None
-    warning: str | None = None  # delivery state of the last warning: pending | sent | failed
+    # Delivery state of the last warning: pending | retrying | sent | failed.
+    warning: str | None = None
 
 
 class HandedOut(ContactOut):

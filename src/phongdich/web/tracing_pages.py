@@ -121,6 +121,7 @@ DONE_FIGURES = ("n", "no_phone")
 # Delivery states of a warning (the outbox message's).
 DELIVERY: dict[str, tuple[str, str]] = {
     "pending": ("đang chờ gửi", "waiting to be sent"),
+    "retrying": ("chưa gửi được, sẽ thử lại", "not sent yet, will be tried again"),
     "sent": ("đã gửi", "sent"),
     "failed": ("gửi không được", "could not be sent"),
 }
