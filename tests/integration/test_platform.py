@@ -23,7 +23,7 @@ from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, del
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_checkpoints_api import register
 from tests.support.http import Client
-from tests.support.smtp import Inbox, free_port
+from tests.support.smtp import Inbox, free_port, smtp_settings
 
 
 def test_outbox_is_delivered_to_a_file(env: Env, tmp_path: Path) -> None:
@@ -141,15 +141,8 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
             notifier.email(f"nguoi{n}@example.vn", f"Cảnh báo số {n}\n\nNội dung.", "test")
         notifier.sms("0912345678", "Cảnh báo qua SMS", purpose="test")
         s.commit()
-    settings = env.settings.model_copy(
-        update={
-            "notifier": "file",
-            "notify_file": str(tmp_path / "sms.jsonl"),
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_from": "PhongDich <canh-bao@phongdich.example.vn>",
-        }
-    )
+    sender = "PhongDich <canh-bao@phongdich.example.vn>"
+    settings = smtp_settings(env.settings, port, tmp_path / "sms.jsonl", sender)
     now = utcnow()
     assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 1  # SMS
     with env.session() as s:

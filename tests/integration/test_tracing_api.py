@@ -28,7 +28,7 @@ from tests.conftest import Env, World, login_official
 from tests.integration.test_checkpoints_api import venue
 from tests.integration.test_visits_api import active_checkpoint
 from tests.support.http import Client
-from tests.support.smtp import Inbox, free_port
+from tests.support.smtp import Inbox, free_port, smtp_settings
 
 
 def yesterday(hour: int, minute: int = 0) -> datetime:
@@ -400,15 +400,8 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
     server = Controller(inbox, hostname="127.0.0.1", port=port)
     server.start()
     try:
-        settings = env.settings.model_copy(
-            update={
-                "notifier": "file",
-                "notify_file": str(tmp_path / "sms.jsonl"),
-                "smtp_host": "127.0.0.1",
-                "smtp_port": port,
-                "smtp_from": "Trạm y tế <canh-bao@phongdich.example.vn>",
-            }
-        )
+        sender = "Trạm y tế <canh-bao@phongdich.example.vn>"
+        settings = smtp_settings(env.settings, port, tmp_path / "sms.jsonl", sender)
         assert deliver_pending(env.factory, make_adapter(settings)) == 4 + earlier
     finally:
         server.stop()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
+
+from phongdich.config import Settings
 
 
 class Inbox:
@@ -27,3 +30,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def smtp_settings(settings: Settings, port: int, sms_file: Path, sender: str) -> Settings:
+    """``settings`` delivering e-mail through the SMTP server on ``port`` and the other
+    channels to ``sms_file`` (one JSON line each)."""
+    return settings.model_copy(
+        update={
+            "notifier": "file",
+            "notify_file": str(sms_file),
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_from": sender,
+        }
+    )
