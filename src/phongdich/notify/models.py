@@ -25,4 +25,4 @@ class OutboxMessage(Base):
     # When delivery is next tried: at once, then later after each failed attempt.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_outbox_messages_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_messages_status_due", "status", "next_attempt_at", "id"),)

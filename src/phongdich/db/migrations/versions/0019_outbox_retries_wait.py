@@ -8,7 +8,8 @@ Delivery tried every pending message on each run, a second apart, so a mail serv
 gateway down for a few seconds used up a warning's five attempts and failed it for good. Each
 message now has the time of its next attempt (``next_attempt_at``): at once when queued, then
 later after each failure. Messages already queued are due from their creation. The pending
-messages are found by status and due time, which replaces the index by status and id.
+messages are found by status, due time and id (a warning to thousands queues them within the
+same instant), which replaces the index by status and id.
 """
 
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ def upgrade() -> None:
         )
         batch_op.drop_index("ix_outbox_messages_status_id")
         batch_op.create_index(
-            "ix_outbox_messages_status_due", ["status", "next_attempt_at"], unique=False
+            "ix_outbox_messages_status_due", ["status", "next_attempt_at", "id"], unique=False
         )
 
 
