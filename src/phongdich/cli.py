@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -139,6 +140,60 @@ def notify_deliver() -> None:
     s = get_settings()
     with _factory() as factory:
         typer.echo(f"sent {deliver_pending(factory, make_adapter(s))}")
+
+
+@notify_app.command("status")
+def notify_status(
+    errors: Annotated[int, typer.Option(help="how many of the latest failures to show")] = 10,
+) -> None:
+    """The outbox by channel and delivery state, and the latest failures (recipients masked):
+    due now, waiting (queued for later), retrying (after a failed attempt), sent, failed."""
+    from phongdich.kit.clock import fmt_local
+    from phongdich.notify.tasks import outbox_status
+
+    with _factory() as factory:
+        status = outbox_status(factory, errors)
+    states = ("due", "waiting", "retrying", "sent", "failed")
+    table: dict[str, dict[str, int]] = {}
+    oldest: dict[str, datetime] = {}
+    for channel, state, n, first in status.counts:
+        table.setdefault(channel, dict.fromkeys(states, 0))[state] = n
+        if state in ("due", "retrying") and first is not None:
+            oldest[channel] = min(first, oldest.get(channel, first))
+    typer.echo(f"{'channel':8} " + " ".join(f"{x:>9}" for x in states) + "  oldest unsent")
+    for channel, row in sorted(table.items()):
+        cells = " ".join(f"{row[x]:>9,}" for x in states)
+        typer.echo(f"{channel:8} {cells}  {fmt_local(oldest.get(channel))}")
+    if not table:
+        typer.echo("(the outbox is empty)")
+    if status.errors:
+        typer.echo("latest failures:")
+    for mid, channel, to, attempts, state, error in status.errors:
+        typer.echo(f"  #{mid} {channel} {to} attempts {attempts} {state}: {error[:200]}")
+
+
+@notify_app.command("retry")
+def notify_retry(
+    since: Annotated[
+        str, typer.Option(help="failed since (Vietnam time, dd/mm/yyyy HH:MM); default: a day")
+    ] = "",
+    channel: Annotated[str, typer.Option(help="sms, ott or email; default: all")] = "",
+) -> None:
+    """Try failed messages again (five attempts anew, from now): after a gateway or mail
+    server outage longer than the retries, once it works again."""
+    from phongdich.kit.clock import parse_local, utcnow
+    from phongdich.notify.tasks import requeue_failed
+
+    if channel and channel not in ("sms", "ott", "email"):
+        _fail(f"unknown channel {channel!r}: sms, ott or email")
+    try:
+        start = parse_local(since) if since else utcnow() - timedelta(hours=24)
+    except ValueError:
+        _fail(f"not a time: {since!r} (dd/mm/yyyy HH:MM)")
+        return
+    with _factory() as factory:
+        n = requeue_failed(factory, start, channel or None)
+    typer.echo(f"{n} failed messages will be tried again")
 
 
 @proximity_app.command("export")

@@ -296,3 +296,73 @@ def test_the_trace_bench_refuses_a_layout_without_checkpoints() -> None:
     code, output = run("bench", "trace", "--db", "mysql")
     assert code != 0
     assert "--db must be sqlite or postgresql" in output
+
+
+def test_an_operator_sees_the_outbox_and_tries_failed_messages_again(db_url: str) -> None:
+    """``notify status`` counts messages by channel and state and lists the latest failures
+    with recipients masked; ``notify retry`` puts failed messages back, by time and channel;
+    ``notify deliver`` then sends them."""
+    from datetime import timedelta
+
+    from phongdich.kit.clock import VN, utcnow
+    from phongdich.notify.models import OutboxMessage
+
+    now = utcnow()
+    rows = [
+        # (channel, recipient, status, attempts, created, next attempt, last error)
+        ("sms", "0912345678", "failed", 5, now - timedelta(days=2), now, "gateway down"),
+        ("sms", "0987654321", "failed", 5, now - timedelta(hours=3), now, "gateway down"),
+        ("email", "lan.pham@example.vn", "failed", 1, now, now, "550 No such mailbox"),
+        ("email", "an.tran@example.vn", "pending", 2, now, now + timedelta(minutes=5), "busy"),
+        ("ott", "0911222333", "pending", 0, now, now, ""),
+        ("ott", "0911222444", "sent", 1, now, now, ""),
+    ]
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        for channel, to, status, attempts, created, due, error in rows:
+            s.add(
+                OutboxMessage(
+                    channel=channel,
+                    recipient=to,
+                    body="Cảnh báo",
+                    status=status,
+                    attempts=attempts,
+                    created_at=created,
+                    next_attempt_at=due,
+                    last_error=error,
+                )
+            )
+        s.commit()
+
+    code, out = run("notify", "status")
+    assert code == 0, out
+    lines = {line.split()[0]: line.split()[1:6] for line in out.splitlines()[1:4]}
+    # due, waiting, retrying, sent, failed
+    assert lines == {
+        "email": ["0", "0", "1", "0", "1"],
+        "ott": ["1", "0", "0", "1", "0"],
+        "sms": ["0", "0", "0", "0", "2"],
+    }
+    assert "la***@example.vn" in out
+    assert "550 No such mailbox" in out
+    assert "0912***678" in out
+    assert "0912345678" not in out
+    assert "lan.pham" not in out
+
+    assert run("notify", "retry", "--channel", "fax")[0] == 1
+    assert run("notify", "retry", "--since", "hôm qua")[0] == 1
+    code, out = run("notify", "retry", "--channel", "sms")  # the last day's
+    assert (code, out.split()[0]) == (0, "1")
+    since = (now - timedelta(days=3)).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+    code, out = run("notify", "retry", "--since", since)
+    assert (code, out.split()[0]) == (0, "2")  # the older SMS and the e-mail
+    with make_sessionmaker(engine)() as s:
+        states = {m.recipient: (m.status, m.attempts) for m in s.scalars(select(OutboxMessage))}
+    assert states["0912345678"] == states["lan.pham@example.vn"] == ("pending", 0)
+
+    code, out = run("notify", "deliver")
+    assert (code, out.strip()) == (0, "sent 4")  # the three put back, the OTT due
+    with make_sessionmaker(engine)() as s:
+        still = s.scalars(select(OutboxMessage).where(OutboxMessage.status != "sent")).all()
+    assert [m.recipient for m in still] == ["an.tran@example.vn"]  # due in 5 minutes
+    engine.dispose()

@@ -26,3 +26,9 @@ def mask_name(full_name: str) -> str:
     if len(parts) <= 1:
         return parts[0][:1] + "." if parts and parts[0] else ""
     return " ".join([parts[0], *(p[:1] + "." for p in parts[1:])])
+
+
+def mask_email(email: str) -> str:
+    """an.nguyen@example.vn -> an***@example.vn, for lists that need not show the address."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:2]}***@{domain}"

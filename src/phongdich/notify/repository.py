@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from phongdich.notify.models import OutboxMessage
@@ -55,6 +55,44 @@ class OutboxRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return self.session.scalars(stmt).all()
+
+    def summary(self, now: datetime) -> list[tuple[str, str, int, datetime | None]]:
+        """(channel, state, count, oldest creation) for each channel and delivery state:
+        due (pending, to try now), waiting (pending, not tried yet, due later), retrying
+        (pending after a failed attempt), sent, failed."""
+        state = case(
+            (OutboxMessage.status != "pending", OutboxMessage.status),
+            (OutboxMessage.attempts > 0, "retrying"),
+            (OutboxMessage.next_attempt_at <= now, "due"),
+            else_="waiting",
+        )
+        stmt = (
+            select(OutboxMessage.channel, state, func.count(), func.min(OutboxMessage.created_at))
+            .group_by(OutboxMessage.channel, state)
+            .order_by(OutboxMessage.channel, state)
+        )
+        return [(c, st, n, oldest) for c, st, n, oldest in self.session.execute(stmt)]
+
+    def last_errors(self, limit: int) -> Sequence[OutboxMessage]:
+        """The latest messages whose last attempt failed (retrying or failed), newest first."""
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.attempts > 0, OutboxMessage.status != "sent")
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def requeue_failed(self, since: datetime, now: datetime, channel: str | None) -> int:
+        """Failed messages created since ``since`` (of ``channel``, or all) pending again
+        with their attempts anew, due now; their last error is kept until the next attempt."""
+        stmt = update(OutboxMessage).where(
+            OutboxMessage.status == "failed", OutboxMessage.created_at >= since
+        )
+        if channel is not None:
+            stmt = stmt.where(OutboxMessage.channel == channel)
+        stmt = stmt.values(status="pending", attempts=0, next_attempt_at=now)
+        return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]
 
     def latest_to(self, recipient: str, limit: int = 10) -> Sequence[OutboxMessage]:
         stmt = (

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from phongdich.db.session import unit_of_work
 from phongdich.kit.clock import utcnow
+from phongdich.kit.phone import mask
+from phongdich.kit.text import mask_email
 from phongdich.notify.adapters import ChannelDown, DeliveryAdapter, Undeliverable, close_adapter
 from phongdich.notify.repository import OutboxRepository
 
@@ -78,6 +81,40 @@ def _deliver(
                 sent += 1
         if len(messages) < batch:
             return sent
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What an operator checks: messages by channel and state (``OutboxRepository.summary``)
+    and the latest failures, recipients masked."""
+
+    counts: list[tuple[str, str, int, datetime | None]]
+    errors: list[tuple[int, str, str, int, str, str]]  # id, channel, to, attempts, status, error
+
+
+def outbox_status(factory: sessionmaker[Session], errors: int = 10) -> OutboxStatus:
+    with unit_of_work(factory) as session:
+        repo = OutboxRepository(session)
+        counts = repo.summary(utcnow())
+        failures = [
+            (m.id, m.channel, mask_recipient(m.recipient), m.attempts, m.status, m.last_error)
+            for m in repo.last_errors(errors)
+        ]
+    return OutboxStatus(counts, failures)
+
+
+def requeue_failed(
+    factory: sessionmaker[Session], since: datetime, channel: str | None = None
+) -> int:
+    """Failed messages since ``since`` tried again from now, five attempts anew: after an
+    outage longer than the retries (about 2.6 hours), once the channel works again."""
+    with unit_of_work(factory) as session:
+        return OutboxRepository(session).requeue_failed(since, utcnow(), channel)
+
+
+def mask_recipient(recipient: str) -> str:
+    """A phone or e-mail address with most of it hidden: 0912***678, la***@example.vn."""
+    return mask_email(recipient) if "@" in recipient else mask(recipient)
 
 
 # Delivered or failed messages are kept 30 days for the operators' checks, then purged.

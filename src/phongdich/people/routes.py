@@ -16,6 +16,7 @@ from phongdich.kit.clock import VN, fmt_local, utcnow
 from phongdich.kit.errors import Invalid
 from phongdich.kit.pagination import PageParams
 from phongdich.kit.phone import mask
+from phongdich.kit.text import mask_email
 from phongdich.people import status
 from phongdich.people.models import Declaration, Person
 from phongdich.people.schemas import (
@@ -357,18 +358,12 @@ def person_out(person: Person, relation: str | None, reveal: bool = False) -> Pe
         address=person.address,
         unit_code=person.unit_code,
         phone_masked=(person.phone if reveal else mask(person.phone)) if person.phone else None,
-        email_masked=(person.email if reveal else _mask_email(person.email))
+        email_masked=(person.email if reveal else mask_email(person.email))
         if person.email
         else None,
         language=person.language,
         relation=relation,
     )
-
-
-def _mask_email(email: str) -> str:
-    """an.nguyen@example.vn -> an***@example.vn"""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:2]}***@{domain}"
 
 
 def _mask_id(number: str) -> str:
