@@ -472,6 +472,13 @@ def test_a_child_is_warned_at_the_household_holders_phone_and_email(
         ("email", "an.tran@example.vn", f"exposure:{c_row}"),
     }
 
+    with env.session() as s:
+        sms = s.scalars(warnings.where(OutboxMessage.channel == "sms")).first()
+        assert sms is not None
+    # Without diacritics, in 7-bit text: at most two SMS parts of 153 characters.
+    assert "tai Sieu thi Ba Dinh ngay" in sms.body
+    assert all(" " <= ch <= "~" for ch in sms.body)
+    assert len(sms.body) <= 2 * 153
     # C's own address wins over the household's; without one, a holder with no e-mail
     # address leaves C unreached by e-mail.
     update_person(env, ids["c"], email="cuc.pham@example.vn")

@@ -7,7 +7,7 @@ import pytest
 
 from phongdich.kit.i18n import MESSAGES, pick_language, t
 from phongdich.kit.phone import mask, normalize_mobile
-from phongdich.kit.text import clean, fold
+from phongdich.kit.text import clean, fold, sms_safe, unaccent
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,16 @@ def test_clean_and_fold() -> None:
     assert clean(decomposed) == "Phường Ba Đình"
     assert fold("  Chợ BA ĐÌNH ") == "cho ba dinh"
     assert fold("Phường Ba Đình") == fold("phuong ba dinh")
+
+
+def test_sms_text_is_plain_ascii_without_diacritics() -> None:
+    assert unaccent("Siêu thị Ba Đình") == "Sieu thi Ba Dinh"
+    assert sms_safe("Quán “Phở Thìn” — Lò Đúc", 60) == 'Quan "Pho Thin" - Lo Duc'
+    assert sms_safe("Cà phê ☕ Cộng  🏠", 60) == "Ca phe Cong"  # what 7 bits cannot carry goes
+    long = sms_safe("Bệnh viện Đa khoa tỉnh Hà Giang, cơ sở 2, khoa Khám bệnh theo yêu cầu", 40)
+    assert long == "Benh vien Da khoa tinh Ha Giang, co s..."
+    assert len(long) == 40
+    assert all(" " <= ch <= "~" for ch in long)
 
 
 def test_every_message_has_vietnamese_and_english() -> None:

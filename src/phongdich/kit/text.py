@@ -15,9 +15,25 @@ def clean(value: str) -> str:
 
 def fold(value: str) -> str:
     """Accent- and case-free form, for search and for spotting duplicates."""
+    return unaccent(value).casefold()
+
+
+def unaccent(value: str) -> str:
+    """'Siêu thị Ba Đình' -> 'Sieu thi Ba Dinh': Vietnamese without its diacritics."""
     decomposed = unicodedata.normalize("NFD", clean(value).replace("Đ", "D").replace("đ", "d"))
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return stripped.casefold()
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+_SMS_PUNCTUATION = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
+
+
+def sms_safe(value: str, limit: int) -> str:
+    """Text for an SMS as Vietnamese SMS are written: without diacritics and in plain ASCII,
+    so that the message stays in the 7-bit alphabet (160 characters a part, not 70); at most
+    ``limit`` characters, cut with "..."."""
+    plain = unicodedata.normalize("NFKC", unaccent(value)).translate(_SMS_PUNCTUATION)
+    text = " ".join("".join(ch for ch in plain if " " <= ch <= "~").split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def mask_name(full_name: str) -> str:

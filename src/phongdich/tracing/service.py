@@ -19,6 +19,7 @@ from phongdich.kit.clock import VN, fmt_local, utcnow
 from phongdich.kit.errors import DomainError, Forbidden, Invalid, InvalidRows, NotFound
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import Page, PageParams
+from phongdich.kit.text import sms_safe
 from phongdich.people.models import Person
 from phongdich.tracing import rules
 from phongdich.tracing.line_list import CaseEntry
@@ -68,6 +69,9 @@ BATCH_LIMIT = 2_000
 # How warnings reach contacts: SMS and OTT to their phone (or their household's), e-mail to
 # their own address.
 WARN_CHANNELS = ("sms", "ott", "email")
+# An SMS names the place in at most this many characters: with the rest of the text, two
+# 7-bit parts at most (``kit.text.sms_safe``).
+SMS_PLACE_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -1091,7 +1095,8 @@ class TracingService:
             lang = row.language or "vi"
             place, day = _where_when(evidence.get(row.id, "[]"), row.last_exposure, lang)
             for channel, address in reached[pid]:
-                text = t(f"{channel}.exposure", lang, place=place, date=day)
+                where = sms_safe(place, SMS_PLACE_LIMIT) if channel == "sms" else place
+                text = t(f"{channel}.exposure", lang, place=where, date=day)
                 purpose = f"exposure:{row.id}"
                 messages.append(
                     {"channel": channel, "recipient": address, "body": text, "purpose": purpose}
