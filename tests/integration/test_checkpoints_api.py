@@ -90,6 +90,7 @@ def test_owner_registers_official_approves_and_qr_resolves(
             select(OutboxMessage.body).where(OutboxMessage.purpose == "checkpoint_status")
         ).all()
     assert any(cp["code"] in b for b in bodies)
+    assert all(" " <= ch <= "~" for b in bodies for ch in b)  # 7-bit, no diacritics
 
 
 def test_suspend_needs_reason_and_scan_explains_it(

@@ -24,7 +24,7 @@ from phongdich.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotF
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import Page, PageParams
 from phongdich.kit.phone import normalize_mobile
-from phongdich.kit.text import clean, fold
+from phongdich.kit.text import clean, fold, sms_safe
 from phongdich.notify.service import Notifier
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
@@ -217,8 +217,8 @@ class CheckpointService:
                     "sms.status_changed",
                     "vi",
                     code=cp.code,
-                    status=fold(t(f"status.{cp.status}")),
-                    reason=fold(step.reason),
+                    status=sms_safe(t(f"status.{cp.status}"), 40),
+                    reason=sms_safe(step.reason, 120),
                 ),
                 purpose="checkpoint_status",
             )
@@ -264,7 +264,9 @@ class CheckpointService:
         member = CheckpointMember(checkpoint_id=cp.id, account_id=account.id, role="staff")
         self.repo.add(member)
         Notifier(self.session).sms(
-            phone, t("sms.staff_added", "vi", name=fold(cp.name), code=cp.code), purpose="staff"
+            phone,
+            t("sms.staff_added", "vi", name=sms_safe(cp.name, 60), code=cp.code),
+            purpose="staff",
         )
         return member
 
