@@ -36,8 +36,12 @@ class Settings(BaseSettings):
     qr_active_key: int = 1
 
     # Notifications: the outbox table is always written; this chooses how it is delivered.
-    notifier: Literal["console", "file", "none"] = "console"
+    notifier: Literal["console", "file", "none", "http"] = "console"
     notify_file: str = "phongdich-outbox.log"
+    # ``http``: each message is posted as JSON to this gateway (``HttpGatewayAdapter``).
+    notify_http_url: str = ""
+    notify_http_token: str = ""
+    notify_http_timeout_s: float = Field(default=10.0, gt=0)
     # E-mail goes through this SMTP server when a host is set (else as the other channels).
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -161,6 +165,10 @@ class Settings(BaseSettings):
                 raise ValueError("health QR key ids must be between 1 and 255")
             if len(_b64(seed)) != 32:
                 raise ValueError(f"health QR key {kid} must be 32 bytes (base64url)")
+        if self.notifier == "http" and not self.notify_http_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "PHONGDICH_NOTIFIER=http needs PHONGDICH_NOTIFY_HTTP_URL (http:// or https://)"
+            )
         return self
 
     def health_qr_seeds(self) -> dict[int, bytes]:

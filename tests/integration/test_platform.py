@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
+from phongdich.config import Settings
 from phongdich.kit.clock import utcnow
 from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import ChannelDown, FileAdapter, SmtpAdapter, make_adapter
@@ -22,6 +23,7 @@ from phongdich.notify.service import Notifier
 from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
 from tests.conftest import Env, World, login_official, login_phone
 from tests.integration.test_checkpoints_api import register
+from tests.support.gateway import Gateway
 from tests.support.http import Client
 from tests.support.smtp import Inbox, free_port, smtp_settings
 
@@ -198,6 +200,82 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
     finally:
         server.stop()
     assert [to for to, _mail in utf8.mail] == [["ngọc.anh@example.vn"]]
+
+
+def test_sms_and_ott_go_through_an_http_gateway(env: Env, tmp_path: Path) -> None:
+    """NOTIFIER=http posts each message as JSON to the gateway, with its token and an
+    idempotency key, over one kept-alive connection; a recipient the gateway refuses (4xx)
+    fails at once; a gateway answering 503 holds the channel's other messages back, no
+    attempt counted; a gateway nobody answers is the same outage."""
+    with env.session() as s:
+        notifier = Notifier(s)
+        notifier.sms("0912345678", "PhongDich: canh bao tiep xuc", purpose="exposure:1")
+        notifier.send_many(
+            [
+                {"channel": "ott", "recipient": "0987654321", "body": "Cảnh báo", "purpose": "x"},
+                {"channel": "sms", "recipient": "0900000000", "body": "Sai số", "purpose": "y"},
+            ]
+        )
+        s.commit()
+    with Gateway() as gateway:
+        gateway.refuse["0900000000"] = 400
+        settings = env.settings.model_copy(
+            update={"notifier": "http", "notify_http_url": gateway.url, "notify_http_token": "t0"}
+        )
+        assert deliver_pending(env.factory, make_adapter(settings)) == 2
+        assert sorted(p["to"] for _h, p in gateway.received) == ["0912345678", "0987654321"]
+        headers, payload = next((h, p) for h, p in gateway.received if p["channel"] == "ott")
+        assert payload["channel"] == "ott"
+        assert payload["body"] == "Cảnh báo"
+        assert headers["Authorization"] == "Bearer t0"
+        assert headers["Idempotency-Key"] == f"phongdich-{payload['id']}"
+        assert len(set(gateway.clients)) == 1  # one connection for the run
+        with env.session() as s:
+            refused = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.recipient == "0900000000")
+            ).one()
+            assert (refused.status, refused.attempts) == ("failed", 1)
+            assert "400" in refused.last_error
+
+        # A gateway that closes its connections now and then (a keep-alive limit).
+        gateway.close_every = 2
+        with env.session() as s:
+            for n in range(5):
+                Notifier(s).sms(f"091300000{n}", "Cảnh báo", purpose="k")
+            s.commit()
+        assert deliver_pending(env.factory, make_adapter(settings)) == 5
+        assert len(set(gateway.clients[2:])) == 3
+        gateway.close_every = None
+
+        gateway.down = 503
+        with env.session() as s:
+            for n in range(3):
+                Notifier(s).sms(f"091200000{n}", "Cảnh báo", purpose="z")
+            s.commit()
+        assert deliver_pending(env.factory, make_adapter(settings)) == 0
+        with env.session() as s:
+            waiting = s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "z")).all()
+        assert sorted(m.attempts for m in waiting) == [0, 0, 1]
+        assert {m.status for m in waiting} == {"pending"}
+        gateway.down = None
+        later = utcnow() + RETRY_AFTER[0]
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: later) == 3
+    with env.session() as s:
+        Notifier(s).sms("0912000009", "Cảnh báo", purpose="z")
+        s.commit()
+    # The gateway has gone: an outage, not a refusal.
+    assert deliver_pending(env.factory, make_adapter(settings)) == 0
+    with env.session() as s:
+        gone = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "0912000009")).one()
+    assert (gone.status, gone.attempts) == ("pending", 1)
+    assert "gateway" in gone.last_error
+
+
+def test_an_http_notifier_needs_its_gateway() -> None:
+    with pytest.raises(ValueError, match="NOTIFY_HTTP_URL"):
+        Settings(notifier="http")
+    with pytest.raises(ValueError, match="NOTIFY_HTTP_URL"):
+        Settings(notifier="http", notify_http_url="ftp://gateway.example.vn")
 
 
 def test_a_failed_request_sends_nothing(env: Env, client: Client) -> None:

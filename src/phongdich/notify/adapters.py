@@ -4,12 +4,14 @@ cannot be reached (the channel's other messages wait too), anything else for a f
 trying again later (``tasks``).
 
 The default for development is the console; ``file`` appends one JSON line per message, which
-is also what an SMS gateway bridge can tail. A real gateway adapter implements the same call.
-E-mail goes through an SMTP server when one is configured (``SmtpAdapter``).
+is also what an SMS gateway bridge can tail; ``http`` posts each message to a gateway
+(``HttpGatewayAdapter``). E-mail goes through an SMTP server when one is configured
+(``SmtpAdapter``).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import smtplib
 import ssl
@@ -18,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from phongdich.kit.clock import fmt_local
 from phongdich.notify.models import OutboxMessage
@@ -185,6 +188,88 @@ class SmtpAdapter:
                 smtp.close()
 
 
+class HttpGatewayAdapter:
+    """Messages through an HTTP gateway (an SMS brandname or OTT provider, or a bridge to
+    one): one JSON POST per message to ``url`` — ``id``, ``channel``, ``to``, ``body``,
+    ``purpose``, ``created_at`` — with ``Authorization: Bearer <token>`` when a token is set
+    and ``Idempotency-Key: phongdich-<id>``, so a gateway can drop a retry of a message it
+    already took. One kept-alive connection carries a delivery run (``close`` ends it); one
+    the gateway dropped meanwhile is opened again once.
+
+    A 2xx answer is delivered; 408, 429 and 5xx (busy, throttled, down) and a gateway that
+    cannot be reached are ``ChannelDown``; another 4xx refuses the message for good
+    (``Undeliverable``)."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url, self.token, self.timeout = url, token, timeout
+        self.https = parts.scheme == "https"
+        self.host, self.port = parts.hostname, parts.port
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._conn: http.client.HTTPConnection | None = None
+
+    def deliver(self, message: OutboxMessage) -> None:
+        payload = {
+            "id": message.id,
+            "channel": message.channel,
+            "to": message.recipient,
+            "body": message.body,
+            "purpose": message.purpose,
+            "created_at": message.created_at.isoformat(),
+        }
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": f"phongdich-{message.id}",
+        }
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        status, answer = self._post(body, headers)
+        if 200 <= status < 300:
+            return
+        detail = f"gateway answered {status}: {answer[:200]}"
+        if status in (408, 429) or status >= 500:
+            raise ChannelDown(detail)
+        raise Undeliverable(detail)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        reopened = self._conn is None
+        while True:
+            conn = self._connection()
+            try:
+                conn.request("POST", self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read().decode("utf-8", "replace")
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
+                if reopened:
+                    raise ChannelDown(f"gateway {self.url}: {exc}") from exc
+                reopened = True  # a kept-alive connection the gateway closed: once more, anew
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise ChannelDown(f"gateway {self.url}: {exc}") from exc
+            if response.will_close:
+                self.close()
+            return response.status, answer
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self.https:
+                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout)
+            else:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the kept-alive connection, if one is open."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
 class ByChannel:
     """Each channel's adapter, or the default one."""
 
@@ -210,7 +295,13 @@ def make_adapter(settings: Settings) -> DeliveryAdapter:
     """The configured delivery: ``notifier`` for every channel, and e-mail through
     ``smtp_host`` when it is set."""
     default: DeliveryAdapter
-    if settings.notifier == "file":
+    if settings.notifier == "http":
+        default = HttpGatewayAdapter(
+            settings.notify_http_url,
+            token=settings.notify_http_token,
+            timeout=settings.notify_http_timeout_s,
+        )
+    elif settings.notifier == "file":
         default = FileAdapter(settings.notify_file)
     elif settings.notifier == "none":
         default = NullAdapter()
