@@ -788,6 +788,11 @@ def f2_ranges(session: Session, case: Case) -> int:
     return sum(1 for pid, _at, out, auto in session.execute(stmt) if (out or auto) > since[pid])
 
 
+def _limit_statements(session: Session) -> None:
+    """PostgreSQL: no statement of this transaction may run longer than the F2 limit."""
+    session.execute(text(f"SET LOCAL statement_timeout = '{F2_STATEMENT_TIMEOUT_S}s'"))
+
+
 def timed_queue(
     factory: sessionmaker[Session], settings: Settings, case_id: int, dialect: str
 ) -> list[float]:
@@ -804,7 +809,7 @@ def timed_queue(
     while more:
         with unit_of_work(factory) as s:
             if dialect == "postgresql":
-                s.execute(text(f"SET LOCAL statement_timeout = '{F2_STATEMENT_TIMEOUT_S}s'"))
+                _limit_statements(s)
             case = s.get(Case, case_id)
             assert case is not None
             t0 = time.perf_counter()
@@ -864,7 +869,7 @@ def measure(
             case = s.get(Case, case_id)
             assert case is not None
             if depth > 1 and store.dialect == "postgresql":
-                s.execute(text(f"SET LOCAL statement_timeout = '{F2_STATEMENT_TIMEOUT_S}s'"))
+                _limit_statements(s)
             t0 = time.perf_counter()
             with _deadline(F1F2_WALL_LIMIT_S if depth > 1 else None):
                 summary = TracingService(s, settings).trace(case, depth=depth)

@@ -646,15 +646,10 @@ class TracingService:
         counts = self.repo.finish_trace(owner, now)
         summaries = []
         for case in cases:
-            case.traced_at = utcnow()
-            case.trace_claimed_at = None  # the queue's next step may take it at once
+            _mark_traced(case, deferred, stopped)
             if depth > 1:
                 case.trace_deeper = deferred is not None
             case.trace_found_at = now
-            case.trace_next_level = deferred
-            case.trace_after_person_id = 0
-            case.trace_step_phase = None
-            case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
             mine = counts.get(case.id, {})
             by_source: dict[str, int] = {}
             for (_level, source), n in mine.items():
@@ -773,13 +768,8 @@ class TracingService:
         did not find again go, and the case is traced."""
         self.repo.finish_trace([case.id], found_at)
         self.repo.drop_staged([case.id])
-        case.traced_at = utcnow()
+        _mark_traced(case, None, stopped)
         case.trace_deeper = False
-        case.trace_next_level = None
-        case.trace_after_person_id = 0
-        case.trace_step_phase = None
-        case.trace_claimed_at = None
-        case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
         return False
 
     def _store_level(
@@ -1223,6 +1213,18 @@ def _where_when(evidence: str, last_exposure: datetime, lang: str) -> tuple[str,
     if not place:
         place = t("exposure.household", lang)
     return place, fmt_local(last_exposure).split(" ")[0]
+
+
+def _mark_traced(case: Case, next_level: int | None, stopped: tuple[int, int] | None) -> None:
+    """The case traced now, unclaimed (the queue's next step may take it at once): its steps
+    start from the first person of ``next_level`` (none: no level left), and the level the
+    trace stopped at for its size, if any, is kept."""
+    case.traced_at = utcnow()
+    case.trace_claimed_at = None
+    case.trace_next_level = next_level
+    case.trace_after_person_id = 0
+    case.trace_step_phase = None
+    case.trace_stopped_level, case.trace_stopped_people = stopped or (None, None)
 
 
 def _sees_any_case(official: Official) -> bool:
