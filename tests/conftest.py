@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -114,12 +115,20 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
         connection.close()
 
 
-@pytest.fixture
-def app(env: Env):  # type: ignore[no-untyped-def]
-    application = create_app(env.settings)
+def make_app(env: Env, **changes: object) -> FastAPI:
+    """The platform on the test's database (its transaction, on PostgreSQL), with these
+    settings changed."""
+    # Without changes the app holds ``env.settings`` itself: tests may change it in place.
+    settings = env.settings.model_copy(update=changes) if changes else env.settings
+    application = create_app(settings)
     application.state.engine.dispose()
     application.state.sessionmaker = env.factory
     return application
+
+
+@pytest.fixture
+def app(env: Env) -> FastAPI:
+    return make_app(env)
 
 
 @pytest.fixture

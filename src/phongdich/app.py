@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from phongdich.accounts.routes import router as accounts_router
     from phongdich.checkpoints.routes import router as checkpoints_router
     from phongdich.geo.routes import router as geo_router
+    from phongdich.notify.routes import router as notify_router
     from phongdich.people.routes import router as people_router
     from phongdich.proximity.routes import device_router as proximity_device_router
     from phongdich.proximity.routes import router as proximity_router
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tracing_router, prefix="/api/v1")
     app.include_router(exposures_router, prefix="/api/v1")
     app.include_router(visit_board_router, prefix="/api/v1")
+    app.include_router(notify_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.include_router(people_pages_router)
     app.include_router(tracing_pages_router)

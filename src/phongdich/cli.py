@@ -147,13 +147,14 @@ def notify_status(
     errors: Annotated[int, typer.Option(help="how many of the latest failures to show")] = 10,
 ) -> None:
     """The outbox by channel and delivery state, and the latest failures (recipients masked):
-    due now, waiting (queued for later), retrying (after a failed attempt), sent, failed."""
+    due now, waiting (queued for later), retrying (after a failed attempt), sent (handed to
+    the gateway or mail server), delivered (the gateway's receipt), failed."""
     from phongdich.kit.clock import fmt_local
     from phongdich.notify.tasks import outbox_status
 
     with _factory() as factory:
         status = outbox_status(factory, errors)
-    states = ("due", "waiting", "retrying", "sent", "failed")
+    states = ("due", "waiting", "retrying", "sent", "delivered", "failed")
     table: dict[str, dict[str, int]] = {}
     oldest: dict[str, datetime] = {}
     for channel, state, n, first in status.counts:

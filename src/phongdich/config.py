@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     notify_http_url: str = ""
     notify_http_token: str = ""
     notify_http_timeout_s: float = Field(default=10.0, gt=0)
+    # The gateway reports what reached the phone at POST /api/v1/notify/receipts with this
+    # bearer token (none: that endpoint is closed).
+    notify_receipt_token: str = ""
     # E-mail goes through this SMTP server when a host is set (else as the other channels).
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -336,12 +336,12 @@ def test_an_operator_sees_the_outbox_and_tries_failed_messages_again(db_url: str
 
     code, out = run("notify", "status")
     assert code == 0, out
-    lines = {line.split()[0]: line.split()[1:6] for line in out.splitlines()[1:4]}
-    # due, waiting, retrying, sent, failed
+    lines = {line.split()[0]: line.split()[1:7] for line in out.splitlines()[1:4]}
+    # due, waiting, retrying, sent, delivered, failed
     assert lines == {
-        "email": ["0", "0", "1", "0", "1"],
-        "ott": ["1", "0", "0", "1", "0"],
-        "sms": ["0", "0", "0", "0", "2"],
+        "email": ["0", "0", "1", "0", "0", "1"],
+        "ott": ["1", "0", "0", "1", "0", "0"],
+        "sms": ["0", "0", "0", "0", "0", "2"],
     }
     assert "la***@example.vn" in out
     assert "550 No such mailbox" in out

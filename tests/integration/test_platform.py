@@ -17,11 +17,17 @@ from phongdich.app import create_app
 from phongdich.config import Settings
 from phongdich.kit.clock import utcnow
 from phongdich.maintenance import purge_all
-from phongdich.notify.adapters import ChannelDown, FileAdapter, SmtpAdapter, make_adapter
+from phongdich.notify.adapters import (
+    ChannelDown,
+    FileAdapter,
+    NullAdapter,
+    SmtpAdapter,
+    make_adapter,
+)
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
 from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
-from tests.conftest import Env, World, login_official, login_phone
+from tests.conftest import Env, World, login_official, login_phone, make_app
 from tests.integration.test_checkpoints_api import register
 from tests.support.gateway import Gateway
 from tests.support.http import Client
@@ -269,6 +275,54 @@ def test_sms_and_ott_go_through_an_http_gateway(env: Env, tmp_path: Path) -> Non
         gone = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "0912000009")).one()
     assert (gone.status, gone.attempts) == ("pending", 1)
     assert "gateway" in gone.last_error
+
+
+def test_the_gateway_reports_what_reached_the_phone(env: Env) -> None:
+    """POST /api/v1/notify/receipts with the gateway's token: a message handed to the
+    gateway becomes delivered, or failed with the gateway's error; a message never handed
+    over is unknown; a wrong token is refused and an unset one closes the endpoint."""
+    with env.session() as s:
+        notifier = Notifier(s)
+        for n in range(3):
+            notifier.sms(f"091200000{n}", "Cảnh báo", purpose=f"r{n}")
+        s.commit()
+    assert deliver_pending(env.factory, NullAdapter()) == 3
+    with env.session() as s:
+        Notifier(s).sms("0912000009", "Chưa gửi", purpose="later")
+        s.commit()
+        ids = {m.purpose: m.id for m in s.scalars(select(OutboxMessage))}
+    report = {
+        "receipts": [
+            {"id": ids["r0"], "status": "delivered"},
+            {"id": ids["r1"], "status": "failed", "error": "MSISDN not in service"},
+            {"id": ids["later"], "status": "delivered"},
+            {"id": 999_999, "status": "delivered"},
+        ]
+    }
+    with Client(make_app(env)) as closed:
+        assert closed.post("/api/v1/notify/receipts", json=report).status_code == 404
+    with Client(make_app(env, notify_receipt_token="dlr-secret")) as gateway:
+        url = "/api/v1/notify/receipts"
+        wrong = gateway.post(url, json=report, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        assert "cổng gửi tin" in wrong.json()["message"]
+        bad = gateway.post(
+            url,
+            json={"receipts": [{"id": 1, "status": "read"}]},
+            headers={"Authorization": "Bearer dlr-secret"},
+        )
+        assert bad.status_code == 422
+        r = gateway.post(url, json=report, headers={"Authorization": "Bearer dlr-secret"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"updated": 2, "unknown": sorted([ids["later"], 999_999])}
+        again = gateway.post(url, json=report, headers={"Authorization": "Bearer dlr-secret"})
+        assert again.json()["updated"] == 2  # the same state again
+    with env.session() as s:
+        states = {m.purpose: (m.status, m.last_error) for m in s.scalars(select(OutboxMessage))}
+    assert states["r0"] == ("delivered", "")
+    assert states["r1"] == ("failed", "MSISDN not in service")
+    assert states["r2"] == ("sent", "")
+    assert states["later"] == ("pending", "")
 
 
 def test_an_http_notifier_needs_its_gateway() -> None:

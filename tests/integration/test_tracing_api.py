@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from phongdich.accounts.models import AuditEvent
 from phongdich.kit.clock import VN, utcnow
-from phongdich.notify.adapters import make_adapter
+from phongdich.notify.adapters import NullAdapter, make_adapter
+from phongdich.notify.repository import OutboxRepository
 from phongdich.notify.tasks import deliver_pending
 from phongdich.people.models import HouseholdMember, Person
 from phongdich.people.service import PersonService
@@ -300,6 +301,18 @@ def test_warnings_publication_and_citizens_self_check(
     assert {c["person"]: c["warning"] for c in shown}["Trần Thị An"] == "retrying"
     page = tracer.get(f"/officials/tracing/cases/{case['id']}")
     assert "chưa gửi được, sẽ thử lại" in page.text
+    # Sent a minute later; the gateway's receipt then says it reached the phone.
+    later = utcnow() + timedelta(minutes=1)
+    assert deliver_pending(env.factory, NullAdapter(), clock=lambda: later) >= 2  # SMS, OTT
+    with env.session() as s:
+        warned = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "0912111222"))
+        receipts = [(m.id, "delivered", "") for m in warned]
+        assert OutboxRepository(s).record_receipts(receipts) == (2, [])
+        s.commit()
+    shown = tracer.get(f"/api/v1/tracing/cases/{case['id']}/contacts").json()
+    assert {c["person"]: c["warning"] for c in shown}["Trần Thị An"] == "delivered"
+    page = tracer.get(f"/officials/tracing/cases/{case['id']}")
+    assert "đã đến máy người nhận" in page.text
     bad = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json={"channels": ["fax"]})
     assert bad.status_code == 422
     # No channel at all would mark contacts notified with nothing sent: refused.

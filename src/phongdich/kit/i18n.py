@@ -18,6 +18,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Someone else changed this at the same time; please try again.",
     ),
     "error.unauthenticated": ("Bạn cần đăng nhập.", "Please sign in."),
+    "error.gateway_token": (
+        "Mã xác thực của cổng gửi tin không đúng.",
+        "The gateway's token is not valid.",
+    ),
     "error.forbidden": (
         "Bạn không có quyền thực hiện thao tác này.",
         "You are not allowed to do this.",

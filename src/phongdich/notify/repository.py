@@ -94,6 +94,29 @@ class OutboxRepository:
         stmt = stmt.values(status="pending", attempts=0, next_attempt_at=now)
         return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]
 
+    def record_receipts(self, receipts: Sequence[tuple[int, str, str]]) -> tuple[int, list[int]]:
+        """A gateway's (id, delivered | failed, error) for messages it took: each sent or
+        already reported message takes its state (a repeated report changes nothing more);
+        (how many, the ids of no such message)."""
+        ids = sorted({mid for mid, _status, _error in receipts})
+        taken = set(
+            self.session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status.in_(("sent", "delivered", "failed")),
+                    OutboxMessage.sent_at.is_not(None),
+                )
+            )
+        )
+        rows = [
+            {"id": mid, "status": status, "last_error": error}
+            for mid, status, error in receipts
+            if mid in taken
+        ]
+        if rows:
+            self.session.execute(update(OutboxMessage), rows)
+        return len(rows), [mid for mid in ids if mid not in taken]
+
     def latest_to(self, recipient: str, limit: int = 10) -> Sequence[OutboxMessage]:
         stmt = (
             select(OutboxMessage)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutboxOut(BaseModel):
@@ -16,3 +17,20 @@ class OutboxOut(BaseModel):
     attempts: int
     created_at: datetime
     sent_at: datetime | None
+
+
+class ReceiptIn(BaseModel):
+    """A gateway's report on one message it took: ``id`` is the outbox message's."""
+
+    id: int
+    status: Literal["delivered", "failed"]
+    error: str = Field(default="", max_length=500)
+
+
+class ReceiptsIn(BaseModel):
+    receipts: list[ReceiptIn] = Field(min_length=1, max_length=1000)
+
+
+class ReceiptsOut(BaseModel):
+    updated: int
+    unknown: list[int]  # ids of no message handed to a gateway

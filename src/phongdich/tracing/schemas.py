@@ -100,7 +100,7 @@ class ContactOut(BaseModel):
     assigned_unit: str | None
     evidence: list[dict[str, object]]
     warned_at: datetime | None = None
-    # Delivery state of the last warning: pending | retrying | sent | failed.
+    # Delivery state of the last warning: pending | retrying | sent | delivered | failed.
     warning: str | None = None
 
 

@@ -123,6 +123,7 @@ DELIVERY: dict[str, tuple[str, str]] = {
     "pending": ("đang chờ gửi", "waiting to be sent"),
     "retrying": ("chưa gửi được, sẽ thử lại", "not sent yet, will be tried again"),
     "sent": ("đã gửi", "sent"),
+    "delivered": ("đã đến máy người nhận", "delivered to the phone"),
     "failed": ("gửi không được", "could not be sent"),
 }
 
