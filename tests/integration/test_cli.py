@@ -310,9 +310,9 @@ def test_an_operator_sees_the_outbox_and_tries_failed_messages_again(db_url: str
     now = utcnow()
     rows = [
         # (channel, recipient, status, attempts, created, next attempt, last error)
-        ("sms", "0912345678", "failed", 5, now - timedelta(days=2), now, "gateway down"),
+        ("sms", "0912345678", "failed", 5, now - timedelta(days=2), now, "0912345678 blocked"),
         ("sms", "0987654321", "failed", 5, now - timedelta(hours=3), now, "gateway down"),
-        ("email", "lan.pham@example.vn", "failed", 1, now, now, "550 No such mailbox"),
+        ("email", "lan.pham@example.vn", "failed", 1, now, now, "550 <lan.pham@example.vn>"),
         ("email", "an.tran@example.vn", "pending", 2, now, now + timedelta(minutes=5), "busy"),
         ("ott", "0911222333", "pending", 0, now, now, ""),
         ("ott", "0911222444", "sent", 1, now, now, ""),
@@ -344,7 +344,8 @@ def test_an_operator_sees_the_outbox_and_tries_failed_messages_again(db_url: str
         "sms": ["0", "0", "0", "0", "0", "2"],
     }
     assert "la***@example.vn" in out
-    assert "550 No such mailbox" in out
+    assert "550 <la***@example.vn>" in out  # errors quoting the recipient are masked too
+    assert "0912***678 blocked" in out
     assert "0912***678" in out
     assert "0912345678" not in out
     assert "lan.pham" not in out

@@ -131,7 +131,9 @@ class Refusing(Inbox):
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address.startswith("khong-co"):
-            return "550 5.1.1 No such mailbox"
+            return f"550 5.1.1 <{address}>: No such mailbox"
+        if address.startswith("day-hop"):
+            return "452 4.2.2 Mailbox full, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -172,6 +174,7 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
         with env.session() as s:
             notifier = Notifier(s)
             notifier.email("khong-co@example.vn", "Thư bị từ chối\n\n.", "test")
+            notifier.email("day-hop@example.vn", "Hộp thư đầy\n\n.", "test")
             notifier.email("lan@thư.vn", "Thư tên miền tiếng Việt\n\n.", "test")
             notifier.email("ngọc@example.vn", "Thư hộp thư tiếng Việt\n\n.", "test")
             s.commit()
@@ -191,6 +194,10 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
     refused, unicode_box = by_to["khong-co@example.vn"], by_to["ngọc@example.vn"]
     assert (refused.status, refused.attempts) == ("failed", 1)
     assert "No such mailbox" in refused.last_error
+    full = by_to["day-hop@example.vn"]  # refused for now: this message waits, no other
+    assert (full.status, full.attempts) == ("pending", 1)
+    assert "452" in full.last_error
+    assert "day-hop@" not in full.last_error  # the server's answer is kept, not the address
     assert (unicode_box.status, unicode_box.attempts) == ("failed", 1)
     assert "SMTPUTF8" in unicode_box.last_error
     assert by_to["lan@thư.vn"].status == "sent"

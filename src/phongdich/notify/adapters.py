@@ -84,6 +84,10 @@ def email_parts(body: str) -> tuple[str, str]:
     return subject.strip(), text.lstrip("\n")
 
 
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+
+
 def ascii_domain(address: str) -> str:
     """The address with its domain in ASCII (IDNA: ``thư.vn`` → ``xn--th-e0a.vn``), which
     every mail server routes; a mailbox name beyond ASCII is left for SMTPUTF8."""
@@ -101,8 +105,9 @@ class SmtpAdapter:
     it), so a warning to thousands does not open thousands of connections; a session the
     server dropped meanwhile is opened again once. A server that cannot be reached, or refuses
     the sender, is ``ChannelDown``; a recipient or message refused for good (a 5xx answer) is
-    ``Undeliverable``; a refusal for now (4xx) raises as it is, for the outbox to try again
-    later. A domain beyond ASCII goes out in its IDNA form."""
+    ``Undeliverable``; a refusal for now (4xx: a full mailbox, greylisting) raises otherwise,
+    for the outbox to try that message again later. A domain beyond ASCII goes out in its
+    IDNA form."""
 
     def __init__(
         self,
@@ -143,10 +148,12 @@ class SmtpAdapter:
                     raise ChannelDown(f"SMTP: {exc}") from exc
                 reopened = True  # an idle session the server closed: once more, anew
             except smtplib.SMTPRecipientsRefused as exc:
-                codes = [code for code, _text in exc.recipients.values()]
-                if all(code >= 500 for code in codes):
-                    raise Undeliverable(f"SMTP: recipient refused {exc.recipients}") from exc
-                raise
+                answers = list(exc.recipients.values())
+                # The server's answer, not the address: errors are shown to operators.
+                said = "; ".join(f"{code} {_text(text)}" for code, text in answers)
+                if all(code >= 500 for code, _said in answers):
+                    raise Undeliverable(f"SMTP: recipient refused: {said}") from exc
+                raise smtplib.SMTPException(f"SMTP: recipient refused for now: {said}") from exc
             except smtplib.SMTPNotSupportedError as exc:
                 # A mailbox name beyond ASCII, and a server without SMTPUTF8.
                 raise Undeliverable(f"SMTP: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,7 +98,14 @@ def outbox_status(factory: sessionmaker[Session], errors: int = 10) -> OutboxSta
         repo = OutboxRepository(session)
         counts = repo.summary(utcnow())
         failures = [
-            (m.id, m.channel, mask_recipient(m.recipient), m.attempts, m.status, m.last_error)
+            (
+                m.id,
+                m.channel,
+                mask_recipient(m.recipient),
+                m.attempts,
+                m.status,
+                scrub(m.last_error),
+            )
             for m in repo.last_errors(errors)
         ]
     return OutboxStatus(counts, failures)
@@ -110,6 +118,19 @@ def requeue_failed(
     outage longer than the retries (about 2.6 hours), once the channel works again."""
     with unit_of_work(factory) as session:
         return OutboxRepository(session).requeue_failed(since, utcnow(), channel)
+
+
+# An e-mail address, or a Vietnamese phone number (0…, 84…, +84…) standing alone.
+_ADDRESS = re.compile(
+    r"[^\s<>()\[\]{}'\",;:]+@[^\s<>()\[\]{}'\",;:]+"
+    r"|(?<!\d)(?:\+?84|0)\d{9,10}(?!\d)"
+)
+
+
+def scrub(error: str) -> str:
+    """An error text with the addresses and phone numbers in it masked: servers and gateways
+    often quote the recipient."""
+    return _ADDRESS.sub(lambda m: mask_recipient(m.group(0)), error)
 
 
 def mask_recipient(recipient: str) -> str:
