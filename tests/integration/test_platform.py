@@ -215,6 +215,13 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
     assert [to for to, _mail in utf8.mail] == [["ngọc.anh@example.vn"]]
 
 
+def queue_sms(env: Env, phones: list[str], purpose: str) -> None:
+    with env.session() as s:
+        for phone in phones:
+            Notifier(s).sms(phone, "Cảnh báo", purpose=purpose)
+        s.commit()
+
+
 def test_sms_and_ott_go_through_an_http_gateway(env: Env, tmp_path: Path) -> None:
     """NOTIFIER=http posts each message as JSON to the gateway, with its token and an
     idempotency key, over one kept-alive connection; a recipient the gateway refuses (4xx)
@@ -252,19 +259,13 @@ def test_sms_and_ott_go_through_an_http_gateway(env: Env, tmp_path: Path) -> Non
 
         # A gateway that closes its connections now and then (a keep-alive limit).
         gateway.close_every = 2
-        with env.session() as s:
-            for n in range(5):
-                Notifier(s).sms(f"091300000{n}", "Cảnh báo", purpose="k")
-            s.commit()
+        queue_sms(env, [f"091300000{n}" for n in range(5)], "k")
         assert deliver_pending(env.factory, make_adapter(settings)) == 5
         assert len(set(gateway.clients[2:])) == 3
         gateway.close_every = None
 
         gateway.down = 503
-        with env.session() as s:
-            for n in range(3):
-                Notifier(s).sms(f"091200000{n}", "Cảnh báo", purpose="z")
-            s.commit()
+        queue_sms(env, [f"091200000{n}" for n in range(3)], "z")
         assert deliver_pending(env.factory, make_adapter(settings)) == 0
         with env.session() as s:
             waiting = s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "z")).all()

@@ -44,6 +44,19 @@ class DeliveryAdapter(Protocol):
     def deliver(self, message: OutboxMessage) -> None: ...
 
 
+def message_record(message: OutboxMessage) -> dict[str, object]:
+    """A message as the file and HTTP adapters hand it on: id, channel, to, purpose, body,
+    created_at (ISO 8601)."""
+    return {
+        "id": message.id,
+        "channel": message.channel,
+        "to": message.recipient,
+        "purpose": message.purpose,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
 class ConsoleAdapter:
     def deliver(self, message: OutboxMessage) -> None:
         print(
@@ -59,16 +72,8 @@ class FileAdapter:
         self.path = Path(path)
 
     def deliver(self, message: OutboxMessage) -> None:
-        record = {
-            "id": message.id,
-            "channel": message.channel,
-            "to": message.recipient,
-            "purpose": message.purpose,
-            "body": message.body,
-            "created_at": message.created_at.isoformat(),
-        }
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(message_record(message), ensure_ascii=False) + "\n")
 
 
 class NullAdapter:
@@ -218,21 +223,13 @@ class HttpGatewayAdapter:
         self._conn: http.client.HTTPConnection | None = None
 
     def deliver(self, message: OutboxMessage) -> None:
-        payload = {
-            "id": message.id,
-            "channel": message.channel,
-            "to": message.recipient,
-            "body": message.body,
-            "purpose": message.purpose,
-            "created_at": message.created_at.isoformat(),
-        }
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": f"phongdich-{message.id}",
         }
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(message_record(message), ensure_ascii=False).encode("utf-8")
         status, answer = self._post(body, headers)
         if 200 <= status < 300:
             return
