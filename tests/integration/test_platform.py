@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,10 @@ from sqlalchemy import func, select
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
+from phongdich.bench.pg import PgServer
 from phongdich.config import Settings
+from phongdich.db.migrate import upgrade
+from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
 from phongdich.kit.clock import utcnow
 from phongdich.maintenance import purge_all
 from phongdich.notify.adapters import (
@@ -27,7 +32,7 @@ from phongdich.notify.adapters import (
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
 from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
-from tests.conftest import Env, World, login_official, login_phone, make_app
+from tests.conftest import BACKENDS, Env, World, login_official, login_phone, make_app
 from tests.integration.test_checkpoints_api import register
 from tests.support.gateway import Gateway
 from tests.support.http import Client
@@ -54,6 +59,59 @@ def test_outbox_is_delivered_to_a_file(env: Env, tmp_path: Path) -> None:
 class Broken:
     def deliver(self, message: OutboxMessage) -> None:
         raise ConnectionError("gateway down")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_delivery_loops_never_send_a_message_twice(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two server processes each run the delivery loop on one database: every message goes
+    out once. Each loop has its own connections, as processes do (not the test's shared
+    transaction)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        server.create_database("phongdich_two_loops")
+        url = str(server.url("phongdich_two_loops"))
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    try:
+        with unit_of_work(factory) as s:
+            Notifier(s).send_many(
+                [
+                    {"channel": "sms", "recipient": f"09{n:08d}", "body": "x", "purpose": str(n)}
+                    for n in range(300)
+                ]
+            )
+        delivered: list[int] = []
+        guard = threading.Lock()
+
+        class Slow:
+            def deliver(self, message: OutboxMessage) -> None:
+                time.sleep(0.001)  # a gateway's answer: the other loop runs meanwhile
+                with guard:
+                    delivered.append(message.id)
+
+        counts: list[int] = []
+
+        def loop() -> None:
+            counts.append(sum(deliver_pending(factory, Slow(), batch=20) for _ in range(5)))
+
+        loops = [threading.Thread(target=loop) for _ in range(2)]
+        for t in loops:
+            t.start()
+        for t in loops:
+            t.join()
+        assert sorted(delivered) == sorted(set(delivered))  # nobody twice
+        assert len(delivered) == sum(counts) == 300
+        assert all(counts)  # both loops took their share
+        with factory() as s:
+            states = set(s.execute(select(OutboxMessage.status, OutboxMessage.attempts)))
+        assert states == {("sent", 1)}
+    finally:
+        engine.dispose()
 
 
 def test_an_smtp_session_dropped_while_idle_is_opened_again(env: Env) -> None:

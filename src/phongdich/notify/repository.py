@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -39,11 +39,16 @@ class OutboxRepository:
             for mid, status, attempts in self.session.execute(stmt)
         }
 
-    def due(self, limit: int, max_attempts: int, now: datetime) -> Sequence[OutboxMessage]:
-        """Pending messages whose next attempt is due, the longest due first; on PostgreSQL
-        locked for this delivery run, skipping those another run holds."""
-        stmt = (
-            select(OutboxMessage)
+    def claim(
+        self, limit: int, max_attempts: int, now: datetime, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Take the pending messages whose next attempt is due, the longest due first, in one
+        statement: their attempt is counted and their next attempt moved ``lease`` on, so no
+        other delivery run takes them meanwhile (PostgreSQL also skips rows another run is
+        claiming; SQLite runs one writer at a time). Returned by id: the statement's own
+        order is not defined."""
+        due = (
+            select(OutboxMessage.id)
             .where(
                 OutboxMessage.status == "pending",
                 OutboxMessage.next_attempt_at <= now,
@@ -53,8 +58,21 @@ class OutboxRepository:
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return self.session.scalars(stmt).all()
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(self.session.scalars(stmt).all(), key=lambda m: m.id)
+
+    def settle(self, outcomes: Sequence[Mapping[str, object]]) -> None:
+        """Each claimed message's outcome (by id: status, sent_at, last_error,
+        next_attempt_at, attempts, as they changed)."""
+        if outcomes:
+            self.session.execute(update(OutboxMessage), list(outcomes))
 
     def summary(self, now: datetime) -> list[tuple[str, str, int, datetime | None]]:
         """(channel, state, count, oldest creation) for each channel and delivery state:

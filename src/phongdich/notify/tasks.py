@@ -30,6 +30,9 @@ RETRY_AFTER = (
 )
 # A channel found down: its other messages wait this long, no attempt counted.
 CHANNEL_PAUSE = timedelta(seconds=30)
+# A claimed message is due again after this if its delivery run never records the outcome
+# (the process died): longer than any batch takes.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 def deliver_pending(
@@ -52,34 +55,49 @@ def _deliver(
     batch: int,
     clock: Callable[[], datetime],
 ) -> int:
-    """Every message a batch takes is sent, failed, or due again later, so the run ends."""
+    """Claim a batch, deliver it outside any transaction, record the outcomes; until no
+    batch is full. Every claimed message ends sent, failed or due later, so the run ends.
+
+    Claiming (``OutboxRepository.claim``) is one statement that also moves the messages'
+    next attempt past ``CLAIM_LEASE``: two delivery loops (two server processes) never take
+    the same message, and the database is not locked while an SMTP server or gateway
+    answers. A run that dies between claim and record leaves its messages to come due again
+    after the lease, their attempt counted."""
     sent = 0
     down: set[str] = set()  # channels found down in this run
     while True:
         now = clock()
         with unit_of_work(factory) as session:
-            messages = OutboxRepository(session).due(batch, MAX_ATTEMPTS, now)
-            for message in messages:
-                if message.channel in down:
-                    message.next_attempt_at = now + CHANNEL_PAUSE
-                    continue
-                message.attempts += 1
-                try:
-                    adapter.deliver(message)
-                except Exception as exc:  # an adapter failure must not stop the batch
-                    log.warning("delivery of message %s failed: %s", message.id, exc)
-                    message.last_error = str(exc)[:500]
-                    if isinstance(exc, ChannelDown):
-                        down.add(message.channel)
-                    if isinstance(exc, Undeliverable) or message.attempts >= MAX_ATTEMPTS:
-                        message.status = "failed"
-                    else:
-                        wait = RETRY_AFTER[min(message.attempts, len(RETRY_AFTER)) - 1]
-                        message.next_attempt_at = now + wait
-                    continue
-                message.status = "sent"
-                message.sent_at = clock()
-                sent += 1
+            messages = OutboxRepository(session).claim(batch, MAX_ATTEMPTS, now, CLAIM_LEASE)
+        outcomes: list[dict[str, object]] = []
+        for message in messages:
+            if message.channel in down:  # not tried: the claim's attempt is given back
+                outcomes.append(
+                    {
+                        "id": message.id,
+                        "attempts": message.attempts - 1,
+                        "next_attempt_at": now + CHANNEL_PAUSE,
+                    }
+                )
+                continue
+            try:
+                adapter.deliver(message)
+            except Exception as exc:  # an adapter failure must not stop the batch
+                log.warning("delivery of message %s failed: %s", message.id, exc)
+                outcome: dict[str, object] = {"id": message.id, "last_error": str(exc)[:500]}
+                if isinstance(exc, ChannelDown):
+                    down.add(message.channel)
+                if isinstance(exc, Undeliverable) or message.attempts >= MAX_ATTEMPTS:
+                    outcome["status"] = "failed"
+                else:
+                    wait = RETRY_AFTER[min(message.attempts, len(RETRY_AFTER)) - 1]
+                    outcome["next_attempt_at"] = now + wait
+                outcomes.append(outcome)
+                continue
+            outcomes.append({"id": message.id, "status": "sent", "sent_at": clock()})
+            sent += 1
+        with unit_of_work(factory) as session:
+            OutboxRepository(session).settle(outcomes)
         if len(messages) < batch:
             return sent
 
