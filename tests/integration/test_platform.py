@@ -39,6 +39,35 @@ from tests.support.http import Client
 from tests.support.smtp import Inbox, free_port, smtp_settings
 
 
+def test_many_messages_are_queued_in_chunks(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """send_many (a warning to thousands) queues every message with its own id, across the
+    chunks PostgreSQL takes them in, pending and due at once."""
+    from phongdich.notify import repository
+
+    monkeypatch.setattr(repository, "ADD_MANY_CHUNK", 3)
+    rows = [
+        {
+            "channel": "sms" if n % 2 else "ott",
+            "recipient": f"0912{n:06d}",
+            "body": f"Cảnh báo {n}",
+            "purpose": f"exposure:{n}",
+        }
+        for n in range(7)
+    ]
+    with env.session() as s:
+        ids = Notifier(s).send_many(rows)
+        s.commit()
+    assert len(set(ids.values())) == 7
+    with env.session() as s:
+        stored = {m.id: m for m in s.scalars(select(OutboxMessage))}
+    for row in rows:
+        message = stored[ids[row["purpose"], row["channel"]]]
+        assert (message.recipient, message.body) == (row["recipient"], row["body"])
+        assert (message.status, message.attempts, message.last_error) == ("pending", 0, "")
+        assert message.next_attempt_at <= utcnow()
+    assert deliver_pending(env.factory, NullAdapter()) == 7
+
+
 def test_outbox_is_delivered_to_a_file(env: Env, tmp_path: Path) -> None:
     with env.session() as s:
         Notifier(s).sms("0912345678", "Xin chào — thông báo thử", purpose="test")
