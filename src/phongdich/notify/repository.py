@@ -12,6 +12,8 @@ from phongdich.notify.models import OutboxMessage
 
 ADD_MANY_CHUNK = 10_000
 _ADD_MANY_KEYS = ("channel", "recipient", "body", "purpose")
+# Like ``bulk.unnest_insert``, with the queued state written as constants: arrays of them
+# doubled the time (300,000 messages: 4.07 against 1.99 s).
 _ADD_MANY_PG = text(
     "INSERT INTO outbox_messages (channel, recipient, body, purpose, status, attempts,"
     " last_error, created_at, next_attempt_at)"
@@ -41,7 +43,7 @@ class OutboxRepository:
             out: list[tuple[int, str, str]] = []
             for first in range(0, len(rows), ADD_MANY_CHUNK):
                 part = rows[first : first + ADD_MANY_CHUNK]
-                params = {key: [r[key] for r in part] for key in _ADD_MANY_KEYS} | {"now": now}
+                params = bulk.as_arrays(part, _ADD_MANY_KEYS) | {"now": now}
                 out += [(i, c, p) for i, c, p in self.session.execute(_ADD_MANY_PG, params)]
             return out
         stmt = insert(OutboxMessage).returning(
