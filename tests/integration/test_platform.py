@@ -427,6 +427,26 @@ def test_an_http_notifier_needs_its_gateway() -> None:
         Settings(notifier="http", notify_http_url="ftp://gateway.example.vn")
 
 
+def test_a_message_whose_run_died_on_its_last_attempt_is_failed(env: Env) -> None:
+    """A delivery run that dies after claiming leaves the claim's attempt counted; when that
+    was the last one, the next run marks the message failed instead of leaving it pending
+    for ever."""
+    from phongdich.notify.repository import OutboxRepository
+
+    queue_sms(env, ["0912345678"], "z")
+    now = utcnow()
+    with env.session() as s:
+        repo = OutboxRepository(s)
+        for _ in range(MAX_ATTEMPTS):  # five claims, no outcome recorded
+            assert len(repo.claim(10, MAX_ATTEMPTS, now, timedelta(0))) == 1
+        s.commit()
+    assert deliver_pending(env.factory, NullAdapter()) == 0
+    with env.session() as s:
+        message = s.scalars(select(OutboxMessage)).one()
+    assert (message.status, message.attempts) == ("failed", MAX_ATTEMPTS)
+    assert message.last_error == "delivery run ended without an outcome"
+
+
 def test_a_failed_request_sends_nothing(env: Env, client: Client) -> None:
     login_phone(client, env, "0912345678")
     with env.session() as s:

@@ -93,6 +93,22 @@ class OutboxRepository:
         )
         return sorted(self.session.scalars(stmt).all(), key=lambda m: m.id)
 
+    def give_up_unsettled(self, max_attempts: int, now: datetime) -> int:
+        """Pending messages whose last attempt was claimed by a run that never recorded its
+        outcome (the process died), and had no attempt left: failed, so that they show as such
+        and the retention purge takes them."""
+        stmt = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.attempts >= max_attempts,
+            )
+            .values(status="failed", last_error="delivery run ended without an outcome")
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]
+
     def settle(self, outcomes: Sequence[Mapping[str, object]]) -> None:
         """Each claimed message's outcome (by id: status, sent_at, last_error,
         next_attempt_at, attempts, as they changed)."""

@@ -62,9 +62,12 @@ def _deliver(
     next attempt past ``CLAIM_LEASE``: two delivery loops (two server processes) never take
     the same message, and the database is not locked while an SMTP server or gateway
     answers. A run that dies between claim and record leaves its messages to come due again
-    after the lease, their attempt counted."""
+    after the lease, their attempt counted; those that had no attempt left are failed at the
+    start of the next run."""
     sent = 0
     down: set[str] = set()  # channels found down in this run
+    with unit_of_work(factory) as session:
+        OutboxRepository(session).give_up_unsettled(MAX_ATTEMPTS, clock())
     while True:
         now = clock()
         with unit_of_work(factory) as session:
