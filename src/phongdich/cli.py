@@ -150,11 +150,11 @@ def notify_status(
     due now, waiting (queued for later), retrying (after a failed attempt), sent (handed to
     the gateway or mail server), delivered (the gateway's receipt), failed."""
     from phongdich.kit.clock import fmt_local
-    from phongdich.notify.tasks import outbox_status
+    from phongdich.notify.tasks import OUTBOX_STATES, outbox_status
 
     with _factory() as factory:
         status = outbox_status(factory, errors)
-    states = ("due", "waiting", "retrying", "sent", "delivered", "failed")
+    states = OUTBOX_STATES
     table: dict[str, dict[str, int]] = {}
     oldest: dict[str, datetime] = {}
     for channel, state, n, first in status.counts:
@@ -183,10 +183,11 @@ def notify_retry(
     """Try failed messages again (five attempts anew, from now): after a gateway or mail
     server outage longer than the retries, once it works again."""
     from phongdich.kit.clock import parse_local, utcnow
+    from phongdich.notify.models import CHANNELS
     from phongdich.notify.tasks import requeue_failed
 
-    if channel and channel not in ("sms", "ott", "email"):
-        _fail(f"unknown channel {channel!r}: sms, ott or email")
+    if channel and channel not in CHANNELS:
+        _fail(f"unknown channel {channel!r}: {', '.join(CHANNELS)}")
     try:
         start = parse_local(since) if since else utcnow() - timedelta(hours=24)
     except ValueError:

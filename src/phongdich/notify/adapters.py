@@ -208,9 +208,9 @@ class HttpGatewayAdapter:
     already took. One kept-alive connection carries a delivery run (``close`` ends it); one
     the gateway dropped meanwhile is opened again once.
 
-    A 2xx answer is delivered; 408, 429 and 5xx (busy, throttled, down) and a gateway that
-    cannot be reached are ``ChannelDown``; another 4xx refuses the message for good
-    (``Undeliverable``)."""
+    A 2xx answer is sent (the gateway took it; ``delivered`` comes from its receipt); 408,
+    429 and 5xx (busy, throttled, down) and a gateway that cannot be reached are
+    ``ChannelDown``; another 4xx refuses the message for good (``Undeliverable``)."""
 
     def __init__(self, url: str, token: str = "", timeout: float = 10.0) -> None:
         parts = urlsplit(url)
@@ -261,10 +261,8 @@ class HttpGatewayAdapter:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            if self.https:
-                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout)
-            else:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            self._conn = kind(self.host, self.port, timeout=self.timeout)
         return self._conn
 
     def close(self) -> None:

@@ -8,16 +8,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from phongdich.db.base import Base, BigId, UTCDateTime
 from phongdich.kit.clock import utcnow
 
+# The channels a message goes out on.
+CHANNELS = ("sms", "ott", "email")
+
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10))  # sms | ott | email
+    channel: Mapped[str] = mapped_column(String(10))  # one of CHANNELS
     recipient: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     purpose: Mapped[str] = mapped_column(String(40), default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # pending | sent (handed on) | delivered (the gateway's receipt) | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

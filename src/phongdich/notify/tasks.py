@@ -105,6 +105,10 @@ def _deliver(
             return sent
 
 
+# The states ``OutboxRepository.summary`` counts, in the order an operator reads them.
+OUTBOX_STATES = ("due", "waiting", "retrying", "sent", "delivered", "failed")
+
+
 @dataclass(frozen=True)
 class OutboxStatus:
     """What an operator checks: messages by channel and state (``OutboxRepository.summary``)

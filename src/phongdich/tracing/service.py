@@ -20,6 +20,7 @@ from phongdich.kit.errors import DomainError, Forbidden, Invalid, InvalidRows, N
 from phongdich.kit.i18n import t
 from phongdich.kit.pagination import Page, PageParams
 from phongdich.kit.text import sms_safe
+from phongdich.notify.models import CHANNELS
 from phongdich.people.models import Person
 from phongdich.tracing import rules
 from phongdich.tracing.line_list import CaseEntry
@@ -66,9 +67,9 @@ Link = rules.ContactLink
 
 # The most cases one batch (a day's line list) may enter at once.
 BATCH_LIMIT = 2_000
-# How warnings reach contacts: SMS and OTT to their phone (or their household's), e-mail to
-# their own address.
-WARN_CHANNELS = ("sms", "ott", "email")
+# How warnings reach contacts: every outbox channel, SMS and OTT at their phone, e-mail at
+# their address (either their own, else their household's).
+WARN_CHANNELS = CHANNELS
 # An SMS names the place in at most this many characters: with the rest of the text, two
 # 7-bit parts at most (``kit.text.sms_safe``).
 SMS_PLACE_LIMIT = 60
@@ -945,13 +946,14 @@ class TracingService:
         listed by several of the cases gets one message, about their strongest link (the
         closest level, then the highest risk, then the latest), and every row of theirs is
         marked with it. The text names the place and the day, never the case, in the person's
-        language (``Person.language``, Vietnamese when none). People without a phone are
-        reached through a phone of their household; e-mail goes to the person's own
-        address. A channel named twice counts once. Counts people warned, people with no
-        address on any of the channels (``no_phone``), rows marked (``contacts``) and rows
-        skipped for their status. More than ``warn_request_rows`` rows are left to the tracing
-        queue as a warning job (``warn_step``): then ``queued`` counts the rows and ``job``
-        names it, and nothing is sent yet."""
+        language (``Person.language``, Vietnamese when none). People without a phone or an
+        e-mail address of their own are reached at their household's (the phone of an
+        account that lists them, its holder's e-mail address). A channel named twice counts
+        once. Counts people warned, people with no address on any of the channels
+        (``no_phone``), rows marked (``contacts``) and rows skipped for their status. More
+        than ``warn_request_rows`` rows are left to the tracing queue as a warning job
+        (``warn_step``): then ``queued`` counts the rows and ``job`` names it, and nothing is
+        sent yet."""
         if not channels or any(channel not in WARN_CHANNELS for channel in channels):
             raise Invalid("error.warn_channel")
         channels = list(dict.fromkeys(channels))

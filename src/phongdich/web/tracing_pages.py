@@ -101,9 +101,9 @@ DONE: dict[str, tuple[str, str]] = {
     "reported": ("Đã thêm người tiếp xúc và truy vết lại.", "Contact added; traced again."),
     "warned": (
         "Đã xếp hàng gửi cảnh báo cho %(n)s người tiếp xúc; %(no_phone)s người không có địa chỉ"
-        " nhận ở kênh đã chọn (số điện thoại, kể cả số của hộ gia đình; email).",
+        " nhận ở kênh đã chọn (số điện thoại hoặc email, kể cả của hộ gia đình).",
         "Warnings queued for %(n)s contacts; %(no_phone)s have no address on the channels"
-        " chosen (a phone, their household's included; an e-mail address).",
+        " chosen (a phone or an e-mail address, their household's included).",
     ),
     "warn_queued": (
         "Cảnh báo lớn (%(n)s dòng tiếp xúc) đã được xếp vào hàng đợi: hệ thống gửi dần trong nền,"
