@@ -8,6 +8,7 @@ a copy of a migrated database file.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,18 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     finally:
         outer.rollback()
         connection.close()
+
+
+def empty_database(backend: str, name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of a new empty database of ``backend``, for tests that need their own
+    connections: a file under ``tmp_path``, or a new database on the session's PostgreSQL
+    server."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / name}.db"
+    server: PgServer = request.getfixturevalue("pg_server")
+    database = f"{name}_{uuid.uuid4().hex[:10]}"
+    server.create_database(database)
+    return str(server.url(database))
 
 
 def make_app(env: Env, **changes: object) -> FastAPI:

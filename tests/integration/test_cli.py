@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ import zxingcpp
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from phongdich.bench.pg import PgServer
 from phongdich.checkpoints.models import Checkpoint
 from phongdich.checkpoints.service import CheckpointService
 from phongdich.cli import app
@@ -25,19 +23,14 @@ from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.geo.models import AdminUnit, UnitClosure
 from phongdich.geo.repository import UnitRepository, subtree_codes
+from tests.conftest import empty_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        name = f"cli_{uuid.uuid4().hex[:10]}"
-        server.create_database(name)
-        url = server.url(name)
+    url = empty_database(request.param, "cli", tmp_path, request)
     upgrade(url)
     monkeypatch.setenv("PHONGDICH_DATABASE_URL", url)
     monkeypatch.setenv("PHONGDICH_PUBLIC_BASE_URL", "https://phongdich.example.vn")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,24 +11,18 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from phongdich.app import create_app
-from phongdich.bench.pg import PgServer
 from phongdich.checkpoints.models import Checkpoint
 from phongdich.config import Settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
 from phongdich.geo.service import UnitService
+from tests.conftest import empty_database
 from tests.support.http import Client, last_code
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def live_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FastAPI]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        name = f"race_{uuid.uuid4().hex[:10]}"
-        server.create_database(name)
-        url = server.url(name)
+    url = empty_database(request.param, "race", tmp_path, request)
     upgrade(url)
     engine = make_engine(url)
     with unit_of_work(make_sessionmaker(engine)) as s:

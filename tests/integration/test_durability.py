@@ -27,11 +27,11 @@ import pytest
 from sqlalchemy import func, select
 
 from phongdich.bench.checkin import Seeded, bench_settings, seed
-from phongdich.bench.pg import PgServer
 from phongdich.bench.server import Server
 from phongdich.config import Settings
 from phongdich.db.session import make_engine, make_sessionmaker
 from phongdich.visits.models import Scan, Visit
+from tests.conftest import empty_database
 
 PERSONS = 3_000
 CLIENTS = 8
@@ -49,12 +49,8 @@ class Backend:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "sqlite":
-        return Backend("sqlite", bench_settings(f"sqlite:///{tmp_path / 'durable.db'}"), 1)
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = f"durable_{uuid.uuid4().hex[:10]}"
-    server.create_database(name)
-    return Backend("postgresql", bench_settings(server.url(name)), 2)
+    url = empty_database(request.param, "durable", tmp_path, request)
+    return Backend(request.param, bench_settings(url), 1 if request.param == "sqlite" else 2)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from phongdich.db.migrate import alembic_config, downgrade, upgrade
 from phongdich.db.session import make_engine
 from phongdich.tracing.models import TraceExposure
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, empty_database
 from tests.support.schema import differences
 
 
@@ -38,20 +38,11 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def _empty_database(backend: str, name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A new empty database of ``backend`` (the session's PostgreSQL server)."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / name}.db"
-    server = request.getfixturevalue("pg_server")
-    server.create_database(f"phongdich_{name}")
-    return str(server.url(f"phongdich_{name}"))
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_migration_goes_down_and_up_again(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = _empty_database(backend, "stairway", tmp_path, request)
+    url = empty_database(backend, "stairway", tmp_path, request)
     script = ScriptDirectory.from_config(alembic_config(url))
     revisions = list(reversed(list(script.walk_revisions())))  # oldest first
     assert len(revisions) >= 10
@@ -88,7 +79,7 @@ def test_exposures_staged_before_0016_keep_their_evidence(
 ) -> None:
     """A case whose queue steps are under way during the upgrade goes on where it was: each
     staged evidence entry becomes the fields 0016 stages, and a downgrade writes it back."""
-    url = _empty_database(backend, "staged", tmp_path, request)
+    url = empty_database(backend, "staged", tmp_path, request)
     upgrade(url, "0015")
     entry = {
         "level": 2,
@@ -161,7 +152,7 @@ def test_messages_queued_before_0019_are_due_from_their_creation(
     attempt is their creation."""
     from phongdich.notify.models import OutboxMessage
 
-    url = _empty_database(backend, "outbox", tmp_path, request)
+    url = empty_database(backend, "outbox", tmp_path, request)
     upgrade(url, "0018")
     created = datetime(2026, 12, 5, 3, 15, 0, 250, UTC)
     engine = make_engine(url)

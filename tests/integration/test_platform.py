@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
-from phongdich.bench.pg import PgServer
 from phongdich.config import Settings
 from phongdich.db.migrate import upgrade
 from phongdich.db.session import make_engine, make_sessionmaker, unit_of_work
@@ -32,7 +31,15 @@ from phongdich.notify.adapters import (
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
 from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
-from tests.conftest import BACKENDS, Env, World, login_official, login_phone, make_app
+from tests.conftest import (
+    BACKENDS,
+    Env,
+    World,
+    empty_database,
+    login_official,
+    login_phone,
+    make_app,
+)
 from tests.integration.test_checkpoints_api import register
 from tests.support.gateway import Gateway
 from tests.support.http import Client
@@ -97,12 +104,7 @@ def test_two_delivery_loops_never_send_a_message_twice(
     """Two server processes each run the delivery loop on one database: every message goes
     out once. Each loop has its own connections, as processes do (not the test's shared
     transaction)."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        server.create_database("phongdich_two_loops")
-        url = str(server.url("phongdich_two_loops"))
+    url = empty_database(backend, "two_loops", tmp_path, request)
     upgrade(url)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
