@@ -181,7 +181,7 @@ def notify_retry(
     channel: Annotated[str, typer.Option(help="sms, ott or email; default: all")] = "",
 ) -> None:
     """Try failed messages again (five attempts anew, from now): after a gateway or mail
-    server outage longer than the retries, once it works again."""
+    server outage longer than the 48 hours messages wait for it, or a refusal fixed since."""
     from phongdich.kit.clock import parse_local, utcnow
     from phongdich.notify.models import CHANNELS
     from phongdich.notify.tasks import requeue_failed

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from phongdich.accounts.models import LoginFailure, LoginSession, OtpChallenge
 from phongdich.app import create_app
@@ -30,7 +30,13 @@ from phongdich.notify.adapters import (
 )
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.service import Notifier
-from phongdich.notify.tasks import CHANNEL_PAUSE, MAX_ATTEMPTS, RETRY_AFTER, deliver_pending
+from phongdich.notify.tasks import (
+    CHANNEL_PAUSE,
+    MAX_ATTEMPTS,
+    OUTAGE_LIMIT,
+    RETRY_AFTER,
+    deliver_pending,
+)
 from tests.conftest import (
     BACKENDS,
     Env,
@@ -211,6 +217,76 @@ def test_failed_delivery_is_retried_later_then_given_up(env: Env) -> None:
     later = now + timedelta(days=1)
     assert deliver_pending(env.factory, Broken(), clock=at(later)) == 0
     assert state() == ("failed", MAX_ATTEMPTS)
+
+
+class Down:
+    """A gateway nobody answers, or one that answers 503: the channel is down."""
+
+    def deliver(self, message: OutboxMessage) -> None:
+        raise ChannelDown("gateway unreachable")
+
+
+def test_an_outage_of_hours_keeps_the_warnings_until_the_channel_is_back(env: Env) -> None:
+    """A message whose channel stays down is not failed on its fifth attempt: it is tried
+    again every ``RETRY_AFTER[-1]``, and goes out once the channel is back; one whose channel
+    is down for ``OUTAGE_LIMIT`` fails then. Refusals keep failing after five attempts
+    (``test_failed_delivery_is_retried_later_then_given_up``)."""
+    queue_sms(env, ["0912345678", "0987654321"], "test")
+    start = utcnow()
+
+    def run(moment: datetime, adapter: Any) -> int:
+        return deliver_pending(env.factory, adapter, clock=lambda: moment)
+
+    def states() -> list[tuple[str, int, datetime]]:
+        with env.session() as s:
+            messages = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+            return [(m.status, m.attempts, m.next_attempt_at) for m in messages]
+
+    now = start
+    for waited in (timedelta(0), *RETRY_AFTER):  # five attempts, all down
+        now += waited
+        assert run(now, Down()) == 0
+        now += CHANNEL_PAUSE  # the other message, held back while the channel was down
+        assert run(now, Down()) == 0
+    assert [(st, n) for st, n, _at in states()] == [("pending", MAX_ATTEMPTS - 1)] * 2
+    # The fifth attempt was given back: the next comes RETRY_AFTER[-1] after it.
+    assert sorted(at for _st, _n, at in states()) == [
+        now - CHANNEL_PAUSE + RETRY_AFTER[-1],
+        now + RETRY_AFTER[-1],
+    ]
+    # Hours later, still down: tried every RETRY_AFTER[-1], still pending.
+    for _ in range(3):
+        now += RETRY_AFTER[-1] + CHANNEL_PAUSE
+        assert run(now, Down()) == 0
+        assert run(now + CHANNEL_PAUSE, Down()) == 0
+    assert {st for st, _n, _at in states()} == {"pending"}
+    # The gateway is back for the first message only; the second stays down until too old.
+    now += RETRY_AFTER[-1] + CHANNEL_PAUSE
+    with env.session() as s:
+        _first, second = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == second.id)
+            .values(next_attempt_at=now + timedelta(days=3))
+        )
+        s.commit()
+    assert run(now, NullAdapter()) == 1
+    assert states()[0][0] == "sent"
+    too_old = start + OUTAGE_LIMIT
+    with env.session() as s:
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == second.id)
+            .values(next_attempt_at=too_old - timedelta(seconds=1))
+        )
+        s.commit()
+    assert run(too_old - timedelta(seconds=1), Down()) == 0  # one second short: kept
+    assert states()[1][:2] == ("pending", MAX_ATTEMPTS - 1)
+    assert run(too_old + RETRY_AFTER[-1], Down()) == 0
+    status, attempts, _at = states()[1]
+    assert (status, attempts) == ("failed", MAX_ATTEMPTS)
+    with env.session() as s:
+        assert "gateway unreachable" in s.get(OutboxMessage, second.id).last_error
 
 
 class Refusing(Inbox):

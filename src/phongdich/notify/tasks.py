@@ -20,8 +20,9 @@ from phongdich.notify.repository import OutboxRepository
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # How long a message waits after its first, second, … failed attempt: a gateway or mail server
-# that is down for minutes does not use up a warning's attempts, and one down for hours does
-# not keep it pending for days (the last attempt comes about 2.6 hours after the first).
+# that is down for minutes does not use up a warning's attempts. A message refused five times
+# fails about 2.6 hours after its first attempt; one that found its channel down goes on
+# (``OUTAGE_LIMIT``).
 RETRY_AFTER = (
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -30,6 +31,10 @@ RETRY_AFTER = (
 )
 # A channel found down: its other messages wait this long, no attempt counted.
 CHANNEL_PAUSE = timedelta(seconds=30)
+# A message whose last attempts found its channel down is not failed on its last attempt: it is
+# tried again every ``RETRY_AFTER[-1]`` until it is this old, so an outage of hours (a gateway
+# down overnight) loses no warning, and a channel that never comes back fails it in the end.
+OUTAGE_LIMIT = timedelta(hours=48)
 # A claimed message is due again after this if its delivery run never records the outcome
 # (the process died): longer than any batch takes.
 CLAIM_LEASE = timedelta(minutes=10)
@@ -90,11 +95,17 @@ def _deliver(
                 outcome: dict[str, object] = {"id": message.id, "last_error": str(exc)[:500]}
                 if isinstance(exc, ChannelDown):
                     down.add(message.channel)
-                if isinstance(exc, Undeliverable) or message.attempts >= MAX_ATTEMPTS:
+                if isinstance(exc, Undeliverable):
                     outcome["status"] = "failed"
-                else:
+                elif message.attempts < MAX_ATTEMPTS:
                     wait = RETRY_AFTER[min(message.attempts, len(RETRY_AFTER)) - 1]
                     outcome["next_attempt_at"] = now + wait
+                elif isinstance(exc, ChannelDown) and now - message.created_at < OUTAGE_LIMIT:
+                    # Down, not refused: the last attempt is given back for a later one.
+                    outcome["attempts"] = message.attempts - 1
+                    outcome["next_attempt_at"] = now + RETRY_AFTER[-1]
+                else:
+                    outcome["status"] = "failed"
                 outcomes.append(outcome)
                 continue
             outcomes.append({"id": message.id, "status": "sent", "sent_at": clock()})
@@ -140,7 +151,7 @@ def requeue_failed(
     factory: sessionmaker[Session], since: datetime, channel: str | None = None
 ) -> int:
     """Failed messages since ``since`` tried again from now, five attempts anew: after an
-    outage longer than the retries (about 2.6 hours), once the channel works again."""
+    outage longer than ``OUTAGE_LIMIT``, or a refusal fixed since, once the channel works."""
     with unit_of_work(factory) as session:
         return OutboxRepository(session).requeue_failed(since, utcnow(), channel)
 
