@@ -149,7 +149,7 @@ def test_messages_queued_before_0019_are_due_from_their_creation(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Messages waiting in the outbox during the upgrade are delivered at once: their next
-    attempt is their creation."""
+    attempt is their creation (0019), and none is held back by an outage (0020)."""
     from phongdich.notify.models import OutboxMessage
 
     url = empty_database(backend, "outbox", tmp_path, request)
@@ -162,12 +162,12 @@ def test_messages_queued_before_0019_are_due_from_their_creation(
         outbox = tables.tables["outbox_messages"]
         with engine.begin() as connection:
             connection.execute(outbox.insert(), _filled(outbox, id=1, created_at=created))
-        upgrade(url, "0019")
+        upgrade(url, "0020")
         with Session(engine) as session:
             message = session.get_one(OutboxMessage, 1)
-            assert message.next_attempt_at == created
+            assert (message.next_attempt_at, message.held) == (created, False)
         downgrade(url, "0018")
         columns = {c["name"] for c in inspect(engine).get_columns(outbox.name)}
-        assert "next_attempt_at" not in columns
+        assert not columns & {"next_attempt_at", "held"}
     finally:
         engine.dispose()

@@ -228,8 +228,9 @@ class Down:
 
 def test_an_outage_of_hours_keeps_the_warnings_until_the_channel_is_back(env: Env) -> None:
     """A message whose channel stays down is not failed on its fifth attempt: it is tried
-    again every ``RETRY_AFTER[-1]``, and goes out once the channel is back; one whose channel
-    is down for ``OUTAGE_LIMIT`` fails then. Refusals keep failing after five attempts
+    again every ``RETRY_AFTER[-1]``; the first message of the channel that goes out takes
+    every message the outage held back with it; one whose channel is down for
+    ``OUTAGE_LIMIT`` fails then. Refusals keep their waits, and fail after five attempts
     (``test_failed_delivery_is_retried_later_then_given_up``)."""
     queue_sms(env, ["0912345678", "0987654321"], "test")
     start = utcnow()
@@ -260,33 +261,46 @@ def test_an_outage_of_hours_keeps_the_warnings_until_the_channel_is_back(env: En
         assert run(now, Down()) == 0
         assert run(now + CHANNEL_PAUSE, Down()) == 0
     assert {st for st, _n, _at in states()} == {"pending"}
-    # The gateway is back for the first message only; the second stays down until too old.
-    now += RETRY_AFTER[-1] + CHANNEL_PAUSE
+    # The gateway is back: the first message that goes out takes every message the outage
+    # held back with it, however long their wait; one that was refused keeps its own.
+    back = now + timedelta(minutes=1)  # before either held message is due
+    queue_sms(env, ["0900000001"], "refused")
+    assert run(back - CHANNEL_PAUSE, Broken()) == 0
+    queue_sms(env, ["0900000002"], "fresh")
+    assert run(back, NullAdapter()) == 3
     with env.session() as s:
-        _first, second = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == second.id)
-            .values(next_attempt_at=now + timedelta(days=3))
-        )
-        s.commit()
-    assert run(now, NullAdapter()) == 1
-    assert states()[0][0] == "sent"
+        by_purpose = {m.purpose: m for m in s.scalars(select(OutboxMessage))}
+    assert [by_purpose[p].status for p in ("test", "fresh")] == ["sent", "sent"]
+    refused = by_purpose["refused"]
+    assert (refused.status, refused.attempts) == ("pending", 1)
+    assert refused.next_attempt_at == back - CHANNEL_PAUSE + RETRY_AFTER[0]
+    assert run(refused.next_attempt_at, NullAdapter()) == 1  # at its own time
+    # A message whose channel stays down fails once it is OUTAGE_LIMIT old.
+    queue_sms(env, ["0900000003"], "old")
     too_old = start + OUTAGE_LIMIT
     with env.session() as s:
         s.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == second.id)
-            .values(next_attempt_at=too_old - timedelta(seconds=1))
+            .where(OutboxMessage.purpose == "old")
+            .values(
+                created_at=start,
+                attempts=MAX_ATTEMPTS - 1,
+                next_attempt_at=too_old - timedelta(seconds=1),
+            )
         )
         s.commit()
+
+    def old() -> tuple[str, int, bool, str]:
+        with env.session() as s:
+            m = s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "old")).one()
+            return m.status, m.attempts, m.held, m.last_error
+
     assert run(too_old - timedelta(seconds=1), Down()) == 0  # one second short: kept
-    assert states()[1][:2] == ("pending", MAX_ATTEMPTS - 1)
+    assert old()[:3] == ("pending", MAX_ATTEMPTS - 1, True)
     assert run(too_old + RETRY_AFTER[-1], Down()) == 0
-    status, attempts, _at = states()[1]
-    assert (status, attempts) == ("failed", MAX_ATTEMPTS)
-    with env.session() as s:
-        assert "gateway unreachable" in s.get(OutboxMessage, second.id).last_error
+    status, attempts, held, error = old()
+    assert (status, attempts, held) == ("failed", MAX_ATTEMPTS, False)
+    assert "gateway unreachable" in error
 
 
 class Refusing(Inbox):
@@ -343,10 +357,11 @@ def test_a_mail_server_outage_does_not_use_up_the_warnings(env: Env, tmp_path: P
             notifier.email("lan@thư.vn", "Thư tên miền tiếng Việt\n\n.", "test")
             notifier.email("ngọc@example.vn", "Thư hộp thư tiếng Việt\n\n.", "test")
             s.commit()
-        now += CHANNEL_PAUSE  # the 148 that waited, the first one tried, and "lan"
-        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 150
-        now += CHANNEL_PAUSE  # the second one tried while the server was down
-        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 1
+        # The 148 that waited, the first one tried and "lan"; with the first that goes out,
+        # the second one tried while the server was down, though its wait has not ended.
+        now += CHANNEL_PAUSE
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 151
+        assert deliver_pending(env.factory, make_adapter(settings), clock=lambda: now) == 0
     finally:
         server.stop()
     delivered = sorted(to[0] for to, _mail in inbox.mail)

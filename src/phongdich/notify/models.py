@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phongdich.db.base import Base, BigId, UTCDateTime
@@ -28,5 +28,16 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When delivery is next tried: at once, then later after each failed attempt.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Waiting because its channel was found down (not because it was refused): due again as
+    # soon as a message of the channel goes out.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    __table_args__ = (Index("ix_outbox_messages_status_due", "status", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_due", "status", "next_attempt_at", "id"),
+        Index(
+            "ix_outbox_messages_held",
+            "channel",
+            postgresql_where=text("held"),
+            sqlite_where=text("held"),
+        ),
+    )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, insert, select, text, update
@@ -87,7 +87,7 @@ class OutboxRepository:
         stmt = (
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease, held=False)
             .returning(OutboxMessage)
             .execution_options(synchronize_session=False)
         )
@@ -114,6 +114,21 @@ class OutboxRepository:
         next_attempt_at, attempts, as they changed)."""
         if outcomes:
             self.session.execute(update(OutboxMessage), list(outcomes))
+
+    def release_held(self, channels: Collection[str], now: datetime) -> int:
+        """The pending messages of these channels held back by an outage, due now: the
+        channels work again."""
+        stmt = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.held.is_(True),
+                OutboxMessage.channel.in_(sorted(channels)),
+                OutboxMessage.status == "pending",
+            )
+            .values(held=False, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.execute(stmt).rowcount  # type: ignore[attr-defined]
 
     def summary(self, now: datetime) -> list[tuple[str, str, int, datetime | None]]:
         """(channel, state, count, oldest creation) for each channel and delivery state:

@@ -71,6 +71,7 @@ def _deliver(
     start of the next run."""
     sent = 0
     down: set[str] = set()  # channels found down in this run
+    working: set[str] = set()  # channels that delivered a message in this run
     with unit_of_work(factory) as session:
         OutboxRepository(session).give_up_unsettled(MAX_ATTEMPTS, clock())
     while True:
@@ -85,6 +86,7 @@ def _deliver(
                         "id": message.id,
                         "attempts": message.attempts - 1,
                         "next_attempt_at": now + CHANNEL_PAUSE,
+                        "held": True,
                     }
                 )
                 continue
@@ -95,6 +97,7 @@ def _deliver(
                 outcome: dict[str, object] = {"id": message.id, "last_error": str(exc)[:500]}
                 if isinstance(exc, ChannelDown):
                     down.add(message.channel)
+                    outcome["held"] = True
                 if isinstance(exc, Undeliverable):
                     outcome["status"] = "failed"
                 elif message.attempts < MAX_ATTEMPTS:
@@ -105,14 +108,21 @@ def _deliver(
                     outcome["attempts"] = message.attempts - 1
                     outcome["next_attempt_at"] = now + RETRY_AFTER[-1]
                 else:
-                    outcome["status"] = "failed"
+                    outcome["status"], outcome["held"] = "failed", False
                 outcomes.append(outcome)
                 continue
             outcomes.append({"id": message.id, "status": "sent", "sent_at": clock()})
+            working.add(message.channel)
             sent += 1
+        released = 0
         with unit_of_work(factory) as session:
-            OutboxRepository(session).settle(outcomes)
-        if len(messages) < batch:
+            repo = OutboxRepository(session)
+            repo.settle(outcomes)
+            back = working - down  # what an outage of these channels held back goes now
+            if back:
+                released = repo.release_held(back, now)
+            working.clear()
+        if len(messages) < batch and not released:
             return sent
 
 
