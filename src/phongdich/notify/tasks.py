@@ -71,7 +71,6 @@ def _deliver(
     start of the next run."""
     sent = 0
     down: set[str] = set()  # channels found down in this run
-    working: set[str] = set()  # channels that delivered a message in this run
     with unit_of_work(factory) as session:
         OutboxRepository(session).give_up_unsettled(MAX_ATTEMPTS, clock())
     while True:
@@ -79,6 +78,7 @@ def _deliver(
         with unit_of_work(factory) as session:
             messages = OutboxRepository(session).claim(batch, MAX_ATTEMPTS, now, CLAIM_LEASE)
         outcomes: list[dict[str, object]] = []
+        working: set[str] = set()  # channels that delivered a message of this batch
         for message in messages:
             if message.channel in down:  # not tried: the claim's attempt is given back
                 outcomes.append(
@@ -121,7 +121,6 @@ def _deliver(
             back = working - down  # what an outage of these channels held back goes now
             if back:
                 released = repo.release_held(back, now)
-            working.clear()
         if len(messages) < batch and not released:
             return sent
 
