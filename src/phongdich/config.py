@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     timezone: str = "Asia/Ho_Chi_Minh"
     default_language: Literal["vi", "en"] = "vi"
+    # The health hotline that warnings, the scan page and Bluetooth risk advice tell people to
+    # call (the provinces' shared public-service number by default). Digits, spaces and dots,
+    # an optional leading +: it goes into 7-bit SMS as it is.
+    hotline: str = Field(default="1022", pattern=r"^\+?[0-9](?:[0-9 .]{0,16}[0-9])?$")
 
     # QR signing keys: key id (0-255) -> secret. Posters signed with a key keep working as long
     # as its id stays here; new posters use ``qr_active_key``.

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
@@ -503,6 +504,49 @@ def test_a_child_is_warned_at_the_household_holders_phone_and_email(
     r = tracer.post(f"{url}/warn", json=again)
     assert (r.json()["warned"], r.json()["no_phone"]) == (0, 2)
     assert len(sent()) == 5
+
+
+def test_warnings_and_the_scan_page_name_the_configured_hotline(
+    env: Env, world: World, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province whose hotline is not 1022 sets ``hotline``: the SMS, OTT and e-mail
+    warnings and the check-in page's help name it instead, in either language."""
+    from phongdich.notify.models import OutboxMessage
+
+    monkeypatch.setattr(env.settings, "hotline", "1900 9095")
+    ids = scenario(env, make_client)
+    update_person(env, ids["a"], phone="0912111222", email="an.tran@example.vn")
+    update_person(env, ids["c"], phone="0912333444", language="en")
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    channels = {"channels": ["sms", "ott", "email"], "level": 1}
+    r = tracer.post(f"/api/v1/tracing/cases/{case['id']}/warn", json=channels)
+    assert r.status_code == 200, r.text
+    warnings = select(OutboxMessage).where(OutboxMessage.purpose.startswith("exposure:"))
+    with env.session() as s:
+        bodies = {(m.channel, m.recipient): m.body for m in s.scalars(warnings)}
+    assert set(bodies) == {
+        ("sms", "0912111222"),
+        ("ott", "0912111222"),
+        ("email", "an.tran@example.vn"),
+        ("sms", "0912333444"),
+        ("ott", "0912333444"),
+    }
+    for body in bodies.values():
+        assert "1900 9095" in body
+        assert "1022" not in body
+        assert "{hotline}" not in body
+    assert "hoac so 1900 9095." in bodies["sms", "0912111222"]
+    assert "or the 1900 9095 hotline" in bodies["ott", "0912333444"]
+
+    # A poster that cannot be read sends the visitor to the staff or the hotline.
+    visitor = make_client()
+    page = visitor.get("/c/khong-phai-ma-qr", headers={"accept": "text/html"})
+    assert page.status_code == 400
+    assert "hoặc đường dây nóng 1900 9095." in page.text
+    english = visitor.get("/c/khong-phai-ma-qr?lang=en", headers={"accept": "text/html"})
+    assert "or call the 1900 9095 hotline." in english.text
 
 
 def test_a_meeting_room_counts_only_people_in_that_room(

@@ -210,6 +210,12 @@ def test_high_explanation_says_which_day_how_long_and_why() -> None:
     assert "Risk score 21 reaches the threshold of 15" in en
     assert result.reasons[0].startswith("Ngày 12/05/2021")  # Vietnamese first
     assert "\nOn 12/05/2021" in result.reasons[0]
+    assert "đường dây nóng 1022 để được xét nghiệm" in vi
+    assert "the 1022 hotline to get tested" in en
+    # The app names its own hotline.
+    local = risk.assess([window([(50, 600), (58, 600)])], risk.RiskConfig(hotline="1900 9095"))
+    assert "đường dây nóng 1900 9095 để được xét nghiệm" in local.text("vi")
+    assert "the 1900 9095 hotline to get tested" in local.text("en")
 
 
 def test_low_explanation() -> None:

@@ -519,9 +519,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "sms.exposure": (
         "PhongDich: ban co the da tiep xuc gan voi ca benh COVID-19 tai {place} ngay {date}. "
-        "Han che tiep xuc, theo doi suc khoe va lien he tram y te hoac so 1022.",
+        "Han che tiep xuc, theo doi suc khoe va lien he tram y te hoac so {hotline}.",
         "PhongDich: you may have been close to a COVID-19 case at {place} on {date}. "
-        "Limit contacts, watch your health and call your health station or 1022.",
+        "Limit contacts, watch your health and call your health station or {hotline}.",
     ),
     # An e-mail's first line is its subject (``notify.adapters.email_parts``).
     "email.exposure": (
@@ -530,7 +530,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Hệ thống PhongDich ghi nhận anh/chị có thể đã tiếp xúc gần với một ca bệnh COVID-19 "
         "tại {place} ngày {date}.\n\n"
         "Đề nghị anh/chị hạn chế tiếp xúc với người khác, tự theo dõi sức khỏe, khai báo y tế "
-        "và liên hệ trạm y tế xã/phường nơi cư trú hoặc đường dây nóng 1022 để được hướng dẫn "
+        "và liên hệ trạm y tế xã/phường nơi cư trú hoặc đường dây nóng {hotline} để được hướng dẫn "
         "xét nghiệm và cách ly.\n\n"
         "Thư này được gửi tự động, vui lòng không trả lời.",
         "COVID-19 exposure warning: {place} on {date}\n\n"
@@ -538,17 +538,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "PhongDich records that you may have been close to a COVID-19 case at {place} on "
         "{date}.\n\n"
         "Please limit your contacts with others, watch your health, make a health declaration "
-        "and call the health station of your commune or the 1022 hotline for advice on testing "
-        "and quarantine.\n\n"
+        "and call the health station of your commune or the {hotline} hotline for advice on "
+        "testing and quarantine.\n\n"
         "This message was sent automatically; please do not reply.",
     ),
     "ott.exposure": (
         "PhongDich — Cảnh báo tiếp xúc: bạn có thể đã tiếp xúc gần với một ca bệnh COVID-19 "
         "tại {place} ngày {date}. Hãy hạn chế tiếp xúc, tự theo dõi sức khỏe, khai báo y tế và "
-        "liên hệ trạm y tế nơi cư trú hoặc đường dây nóng 1022 để được hướng dẫn.",
+        "liên hệ trạm y tế nơi cư trú hoặc đường dây nóng {hotline} để được hướng dẫn.",
         "PhongDich — exposure warning: you may have been close to a COVID-19 case at {place} "
         "on {date}. Limit contacts, watch your health, declare it and call your health station "
-        "or the 1022 hotline for advice.",
+        "or the {hotline} hotline for advice.",
     ),
     "exposure.household": ("nơi ở", "home"),
     "exposure.match": (
@@ -614,9 +614,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "risk.level.high": (
         "Nguy cơ CAO: hãy tự cách ly, theo dõi sức khỏe và liên hệ trạm y tế hoặc đường dây "
-        "nóng 1022 để được xét nghiệm.",
-        "HIGH risk: stay at home, watch your health and call your health station or the 1022 "
-        "hotline to get tested.",
+        "nóng {hotline} để được xét nghiệm.",
+        "HIGH risk: stay at home, watch your health and call your health station or the "
+        "{hotline} hotline to get tested.",
     ),
     "risk.level.low": (
         "Nguy cơ thấp: chưa cần cách ly; hãy tiếp tục theo dõi sức khỏe.",

@@ -194,6 +194,8 @@ class RiskConfig:
     max_scan_credit_seconds: int = 300
     # Per-phone-model RSSI correction of the receiving phone (dB, added to the measured RSSI).
     rssi_correction: int = 0
+    # The health hotline that the advice of a HIGH level names (the app's setting).
+    hotline: str = "1022"
 
     def __post_init__(self) -> None:
         previous_end: int | None = 0
@@ -557,5 +559,5 @@ def _explain(level: str, days: list[DayRisk], config: RiskConfig) -> tuple[tuple
                     threshold_db=config.close_threshold_db,
                 )
             )
-    lines.append(_pair(f"risk.level.{level}"))
+    lines.append(_pair(f"risk.level.{level}", hotline=config.hotline))
     return tuple(lines)

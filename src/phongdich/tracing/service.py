@@ -1083,12 +1083,13 @@ class TracingService:
         }
         evidence = self.repo.evidence_of([r.id for r in strongest.values()])
         messages = []
+        hotline = self.settings.hotline
         for pid, row in strongest.items():
             lang = row.language or "vi"
             place, day = _where_when(evidence.get(row.id, "[]"), row.last_exposure, lang)
             for channel, address in reached[pid]:
                 where = sms_safe(place, SMS_PLACE_LIMIT) if channel == "sms" else place
-                text = t(f"{channel}.exposure", lang, place=where, date=day)
+                text = t(f"{channel}.exposure", lang, place=where, date=day, hotline=hotline)
                 purpose = f"exposure:{row.id}"
                 messages.append(
                     {"channel": channel, "recipient": address, "body": text, "purpose": purpose}

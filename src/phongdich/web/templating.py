@@ -54,6 +54,7 @@ def render(
             viewer=getattr(request.state, "viewer", None),
             # Switching language keeps the rest of the query (filters, ?next=).
             switch_url=str(request.url.include_query_params(lang="vi" if lang == "en" else "en")),
+            hotline=request.app.state.settings.hotline,
             **context,
         )
     )
