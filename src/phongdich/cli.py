@@ -198,6 +198,36 @@ def notify_retry(
     typer.echo(f"{n} failed messages will be tried again")
 
 
+@notify_app.command("bounces")
+def notify_bounces(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="messages, one per file; none: one message on standard input, as a mail "
+            "server's pipe hands it on",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Read messages sent back to SMTP_FROM: a delivery report (bounce) about a warning
+    e-mail marks it failed, with the server's answer, and the contact's warning shows it;
+    auto-replies and anything else change nothing. For a mail server's pipe alias, e.g.
+    ``bounces: "|/srv/phongdich/.venv/bin/phongdich notify bounces"``."""
+    from phongdich.notify.tasks import record_bounces
+
+    raws: list[bytes] = []
+    for path in files or []:
+        try:
+            raws.append(path.read_bytes())
+        except OSError as exc:
+            _fail(f"{path}: {exc.strerror or exc}")
+    if not files:
+        raws.append(sys.stdin.buffer.read())
+    with _factory() as factory:
+        counts = record_bounces(factory, get_settings().secret_key, raws)
+    typer.echo(f"failed {counts.failed}, delivered {counts.delivered}, ignored {counts.ignored}")
+
+
 @proximity_app.command("export")
 def proximity_export() -> None:
     """Make the due Bluezone export batches now (what the server does every minute)."""

@@ -360,3 +360,52 @@ def test_an_operator_sees_the_outbox_and_tries_failed_messages_again(db_url: str
         still = s.scalars(select(OutboxMessage).where(OutboxMessage.status != "sent")).all()
     assert [m.recipient for m in still] == ["an.tran@example.vn"]  # due in 5 minutes
     engine.dispose()
+
+
+def test_a_mail_servers_pipe_hands_bounces_to_notify_bounces(db_url: str, tmp_path: Path) -> None:
+    """``notify bounces`` reads one message on standard input (a mail server's pipe alias) or
+    files: a report about a sent warning e-mail marks it failed; anything else is ignored and
+    the command still succeeds, so that the mail server does not bounce the bounce."""
+    from phongdich.kit.clock import utcnow
+    from phongdich.notify.bounces import bounce_key, message_id_header
+    from phongdich.notify.models import OutboxMessage
+    from tests.support.dsn import auto_reply, delivery_report
+
+    engine = make_engine(db_url)
+    now = utcnow()
+    with make_sessionmaker(engine)() as s:
+        mails = [
+            OutboxMessage(
+                channel="email",
+                recipient=to,
+                body="Cảnh báo\n\nNội dung",
+                status="sent",
+                attempts=1,
+                created_at=now,
+                sent_at=now,
+            )
+            for to in ("an.tran@example.vn", "cuc.pham@example.vn")
+        ]
+        s.add_all(mails)
+        s.commit()
+        key = bounce_key(get_settings().secret_key)
+        headers = [
+            message_id_header(key, m.id, int(m.created_at.timestamp()), "phongdich.example.vn")
+            for m in mails
+        ]
+
+    piped = CliRunner().invoke(app, ["notify", "bounces"], input=delivery_report(headers[0]))
+    assert (piped.exit_code, piped.output.strip()) == (0, "failed 1, delivered 0, ignored 0")
+    other = tmp_path / "2.eml"
+    other.write_bytes(delivery_report(headers[1], returned="message"))
+    away = tmp_path / "away.eml"
+    away.write_bytes(auto_reply(headers[1]))
+    code, out = run("notify", "bounces", str(other), str(away))
+    assert (code, out.strip()) == (0, "failed 1, delivered 0, ignored 1")
+    with make_sessionmaker(engine)() as s:
+        states = {m.recipient: m.status for m in s.scalars(select(OutboxMessage))}
+    assert states == {"an.tran@example.vn": "failed", "cuc.pham@example.vn": "failed"}
+    code, out = run("notify", "bounces", str(tmp_path / "missing.eml"))
+    assert code == 1
+    assert "missing.eml" in out
+    engine.dispose()

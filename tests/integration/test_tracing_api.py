@@ -26,9 +26,10 @@ from phongdich.tracing.models import Case, Contact, ContactReport, ExposurePlace
 from phongdich.tracing.repository import TracingRepository
 from phongdich.tracing.service import TracingService
 from phongdich.visits.service import ScanCommand, VisitService
-from tests.conftest import Env, World, login_official
+from tests.conftest import Env, World, login_official, make_app
 from tests.integration.test_checkpoints_api import venue
 from tests.integration.test_visits_api import active_checkpoint
+from tests.support.dsn import auto_reply, delivery_report
 from tests.support.http import Client
 from tests.support.smtp import Inbox, free_port, smtp_settings
 
@@ -438,6 +439,74 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
     with env.session() as s:
         states = set(s.scalars(select(OutboxMessage.status)))
     assert states == {"sent"}
+
+
+def test_a_bounced_warning_email_shows_failed_on_the_contact(
+    env: Env, world: World, make_client: Any, tmp_path: Path
+) -> None:
+    """The mail server took the warning; the recipient's server later refused it and the
+    report came back to the sender's address. Handed to the platform, it marks that e-mail
+    failed, with the server's answer and the address masked, and the contact shows it. A
+    report with a forged Message-ID, an auto-reply and a second report change nothing."""
+    from phongdich.notify.models import OutboxMessage
+
+    ids = scenario(env, make_client)
+    update_person(env, ids["a"], email="an.tran@example.vn")
+    update_person(env, ids["c"], email="cuc.pham@example.vn")
+    tracer = make_client()
+    login_official(tracer, "hanoi")
+    case = open_case(tracer, ids["f0"]).json()
+    url = f"/api/v1/tracing/cases/{case['id']}"
+    sent = tracer.post(f"{url}/warn", json={"channels": ["email"], "level": 1})
+    assert sent.json()["warned"] == 2, sent.text
+    inbox, port = Inbox(), free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        sender = "Trạm y tế <canh-bao@phongdich.example.vn>"
+        settings = smtp_settings(env.settings, port, tmp_path / "sms.jsonl", sender)
+        deliver_pending(env.factory, make_adapter(settings))
+    finally:
+        server.stop()
+    ids_of = {to[0]: str(mail["Message-ID"]).strip() for to, mail in inbox.mail}
+    an_id = ids_of["an.tran@example.vn"]
+    assert an_id.startswith("<phongdich.")
+    assert an_id.endswith("@phongdich.example.vn>")
+
+    def warnings() -> dict[str, str | None]:
+        rows = tracer.get(f"{url}/contacts?level=1").json()
+        return {c["person"]: c["warning"] for c in rows}
+
+    assert warnings() == {"Trần Thị An": "sent", "Phạm Thị Cúc": "sent"}
+    report = delivery_report(an_id)
+    headers = {"content-type": "message/rfc822"}
+    with Client(make_app(env)) as closed:  # no token set: no such endpoint
+        assert closed.post("/api/v1/notify/bounces", content=report).status_code == 404
+    with Client(make_app(env, notify_receipt_token="mx-secret")) as mail_service:
+        wrong = {**headers, "authorization": "Bearer guess"}
+        r = mail_service.post("/api/v1/notify/bounces", content=report, headers=wrong)
+        assert r.status_code == 401
+        assert warnings()["Trần Thị An"] == "sent"
+        auth = {**headers, "authorization": "Bearer mx-secret"}
+        forged = an_id.replace("<phongdich.", "<phongdich.1")  # another id, same signature
+        for junk in (delivery_report(forged), auto_reply(an_id), b"xin chao"):
+            r = mail_service.post("/api/v1/notify/bounces", content=junk, headers=auth)
+            assert r.status_code == 200, r.text
+            assert r.json() == {"failed": 0, "delivered": 0, "ignored": 1}
+        assert warnings()["Trần Thị An"] == "sent"
+
+        r = mail_service.post("/api/v1/notify/bounces", content=report, headers=auth)
+        assert r.json() == {"failed": 1, "delivered": 0, "ignored": 0}
+        assert warnings() == {"Trần Thị An": "failed", "Phạm Thị Cúc": "sent"}
+        with env.session() as s:
+            failed = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")).one()
+        assert failed.recipient == "an.tran@example.vn"
+        assert failed.last_error.startswith("bounce 5.1.1: 550 5.1.1 <an***@example.vn>")
+        assert "an.tran" not in failed.last_error
+        # The same report again (mail services retry): the same state.
+        again = mail_service.post("/api/v1/notify/bounces", content=report, headers=auth)
+        assert again.json()["failed"] == 1
+        assert warnings()["Trần Thị An"] == "failed"
 
 
 def household(env: Env, phone: str, holder: int, *members: int) -> None:

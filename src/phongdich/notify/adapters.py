@@ -17,12 +17,13 @@ import smtplib
 import ssl
 import sys
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from phongdich.kit.clock import fmt_local
+from phongdich.notify.bounces import bounce_key, message_id_header
 from phongdich.notify.models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -112,7 +113,8 @@ class SmtpAdapter:
     the sender, is ``ChannelDown``; a recipient or message refused for good (a 5xx answer) is
     ``Undeliverable``; a refusal for now (4xx: a full mailbox, greylisting) raises otherwise,
     for the outbox to try that message again later. A domain beyond ASCII goes out in its
-    IDNA form."""
+    IDNA form. The Message-ID is signed with ``message_key``: a bounce that comes back later
+    names the message by it (``notify.bounces``)."""
 
     def __init__(
         self,
@@ -123,8 +125,11 @@ class SmtpAdapter:
         user: str = "",
         password: str = "",
         timeout: float = 10.0,
+        message_key: bytes = b"",
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
+        # Signs each e-mail's Message-ID, by which its bounce finds it (``notify.bounces``).
+        self.message_key = message_key
         self.starttls, self.user, self.password, self.timeout = starttls, user, password, timeout
         domain = parseaddr(sender)[1].rpartition("@")[2]
         self.domain = domain or "localhost"
@@ -139,7 +144,8 @@ class SmtpAdapter:
         mail["To"] = ascii_domain(message.recipient)
         mail["Subject"] = subject
         mail["Date"] = formatdate(message.created_at.timestamp(), localtime=False)
-        mail["Message-ID"] = make_msgid(f"phongdich.{message.id}", domain=self.domain)
+        created = int(message.created_at.timestamp())
+        mail["Message-ID"] = message_id_header(self.message_key, message.id, created, self.domain)
         mail.set_content(text, cte="quoted-printable")  # 7-bit: any server takes it
         reopened = self._smtp is None
         while True:
@@ -319,5 +325,6 @@ def make_adapter(settings: Settings) -> DeliveryAdapter:
         user=settings.smtp_user,
         password=settings.smtp_password,
         timeout=settings.smtp_timeout_s,
+        message_key=bounce_key(settings.secret_key),
     )
     return ByChannel(default, {"email": smtp})

@@ -34,3 +34,9 @@ class ReceiptsIn(BaseModel):
 class ReceiptsOut(BaseModel):
     updated: int
     unknown: list[int]  # ids of no message handed to a gateway
+
+
+class BouncesOut(BaseModel):
+    failed: int  # e-mails now failed
+    delivered: int  # e-mails now delivered
+    ignored: int  # 1 when the message reported nothing final about an e-mail of ours

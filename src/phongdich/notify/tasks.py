@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +16,7 @@ from phongdich.kit.phone import mask
 from phongdich.kit.text import mask_email
 from phongdich.notify.adapters import ChannelDown, DeliveryAdapter, Undeliverable, close_adapter
 from phongdich.notify.repository import OutboxRepository
+from phongdich.notify.service import BounceCounts, Bounces
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -163,6 +164,19 @@ def requeue_failed(
     outage longer than ``OUTAGE_LIMIT``, or a refusal fixed since, once the channel works."""
     with unit_of_work(factory) as session:
         return OutboxRepository(session).requeue_failed(since, utcnow(), channel)
+
+
+def record_bounces(
+    factory: sessionmaker[Session], secret: str, raws: Iterable[bytes]
+) -> BounceCounts:
+    """Inbound messages (bounces, auto-replies, anything sent to the sender's address) read
+    into the outbox in one transaction (``service.Bounces``)."""
+    counts = BounceCounts()
+    with unit_of_work(factory) as session:
+        reader = Bounces(session, secret)
+        for raw in raws:
+            reader.record(raw, counts)
+    return counts
 
 
 # An e-mail address, or a Vietnamese phone number (0…, 84…, +84…) standing alone.
