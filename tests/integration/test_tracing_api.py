@@ -355,6 +355,20 @@ def test_warnings_publication_and_citizens_self_check(
     assert 'id="exposures"' not in calm
 
 
+def deliver_through_smtp(env: Env, sms_file: Path) -> tuple[Inbox, int]:
+    """Deliver the outbox once: e-mail through a real SMTP server (what it received), the
+    other channels to ``sms_file``; and how many messages went out."""
+    inbox, port = Inbox(), free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        sender = "Trạm y tế <canh-bao@phongdich.example.vn>"
+        settings = smtp_settings(env.settings, port, sms_file, sender)
+        return inbox, deliver_pending(env.factory, make_adapter(settings))
+    finally:
+        server.stop()
+
+
 def test_contacts_are_warned_by_email_delivered_through_smtp(
     env: Env, world: World, make_client: Any, tmp_path: Path
 ) -> None:
@@ -411,15 +425,8 @@ def test_contacts_are_warned_by_email_delivered_through_smtp(
         earlier = s.scalar(select(func.count()).select_from(OutboxMessage)) - 4  # sign-in codes
 
     # Delivery: e-mail through SMTP, the SMS to the gateway file.
-    inbox, port = Inbox(), free_port()
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        sender = "Trạm y tế <canh-bao@phongdich.example.vn>"
-        settings = smtp_settings(env.settings, port, tmp_path / "sms.jsonl", sender)
-        assert deliver_pending(env.factory, make_adapter(settings)) == 4 + earlier
-    finally:
-        server.stop()
+    inbox, delivered = deliver_through_smtp(env, tmp_path / "sms.jsonl")
+    assert delivered == 4 + earlier
     assert sorted(to[0] for to, _mail in inbox.mail) == [
         "an.tran@example.vn",
         "an.tran@example.vn",
@@ -459,15 +466,7 @@ def test_a_bounced_warning_email_shows_failed_on_the_contact(
     url = f"/api/v1/tracing/cases/{case['id']}"
     sent = tracer.post(f"{url}/warn", json={"channels": ["email"], "level": 1})
     assert sent.json()["warned"] == 2, sent.text
-    inbox, port = Inbox(), free_port()
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        sender = "Trạm y tế <canh-bao@phongdich.example.vn>"
-        settings = smtp_settings(env.settings, port, tmp_path / "sms.jsonl", sender)
-        deliver_pending(env.factory, make_adapter(settings))
-    finally:
-        server.stop()
+    inbox, _delivered = deliver_through_smtp(env, tmp_path / "sms.jsonl")
     ids_of = {to[0]: str(mail["Message-ID"]).strip() for to, mail in inbox.mail}
     an_id = ids_of["an.tran@example.vn"]
     assert an_id.startswith("<phongdich.")
