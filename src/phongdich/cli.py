@@ -203,8 +203,16 @@ def notify_bounces(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="messages, one per file; none: one message on standard input, as a mail "
-            "server's pipe hands it on",
+            help="messages, one per file; none (and no --maildir): one message on standard "
+            "input, as a mail server's pipe hands it on",
+            show_default=False,
+        ),
+    ] = None,
+    maildir: Annotated[
+        Path | None,
+        typer.Option(
+            help="a Maildir that receives the mail sent to SMTP_FROM: its new messages are "
+            "read, then moved to cur/ as seen (run it from cron)",
             show_default=False,
         ),
     ] = None,
@@ -212,19 +220,29 @@ def notify_bounces(
     """Read messages sent back to SMTP_FROM: a delivery report (bounce) about a warning
     e-mail marks it failed, with the server's answer, and the contact's warning shows it;
     auto-replies and anything else change nothing. For a mail server's pipe alias, e.g.
-    ``bounces: "|/srv/phongdich/.venv/bin/phongdich notify bounces"``."""
+    ``bounces: "|/srv/phongdich/.venv/bin/phongdich notify bounces"``, or a mailbox."""
     from phongdich.notify.tasks import record_bounces
 
+    paths = list(files or [])
+    fresh: list[Path] = []
+    if maildir is not None:
+        if not (maildir / "new").is_dir() or not (maildir / "cur").is_dir():
+            _fail(f"{maildir}: not a Maildir (no new/ and cur/)")
+        fresh = sorted(p for p in (maildir / "new").iterdir() if p.is_file())
+        paths += fresh
     raws: list[bytes] = []
-    for path in files or []:
+    for path in paths:
         try:
             raws.append(path.read_bytes())
         except OSError as exc:
             _fail(f"{path}: {exc.strerror or exc}")
-    if not files:
+    if not files and maildir is None:
         raws.append(sys.stdin.buffer.read())
     with _factory() as factory:
         counts = record_bounces(factory, get_settings().secret_key, raws)
+    # Only once the outbox has them: a run that failed leaves them new for the next one.
+    for path in fresh:
+        path.rename(path.parent.parent / "cur" / f"{path.name.split(':')[0]}:2,S")
     typer.echo(f"failed {counts.failed}, delivered {counts.delivered}, ignored {counts.ignored}")
 
 

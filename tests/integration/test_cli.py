@@ -409,3 +409,52 @@ def test_a_mail_servers_pipe_hands_bounces_to_notify_bounces(db_url: str, tmp_pa
     assert code == 1
     assert "missing.eml" in out
     engine.dispose()
+
+
+def test_notify_bounces_reads_a_maildir_once(db_url: str, tmp_path: Path) -> None:
+    """``notify bounces --maildir`` (from cron) reads the new messages of the mailbox that
+    receives SMTP_FROM's mail, then moves them to cur/ as seen: the next run reads nothing."""
+    from phongdich.kit.clock import utcnow
+    from phongdich.notify.bounces import bounce_key, message_id_header
+    from phongdich.notify.models import OutboxMessage
+    from tests.support.dsn import auto_reply, delivery_report
+
+    engine = make_engine(db_url)
+    now = utcnow()
+    with make_sessionmaker(engine)() as s:
+        mail = OutboxMessage(
+            channel="email",
+            recipient="an.tran@example.vn",
+            body="Cảnh báo\n\nNội dung",
+            status="sent",
+            attempts=1,
+            created_at=now,
+            sent_at=now,
+        )
+        s.add(mail)
+        s.commit()
+        key = bounce_key(get_settings().secret_key)
+        header = message_id_header(key, mail.id, int(mail.created_at.timestamp()), "x.vn")
+    box = tmp_path / "bounces"
+    for sub in ("new", "cur", "tmp"):
+        (box / sub).mkdir(parents=True)
+    (box / "new" / "1638316800.M1P1.mx").write_bytes(delivery_report(header))
+    (box / "new" / "1638316801.M2P1.mx").write_bytes(auto_reply(header))
+    (box / "cur" / "1638316700.M0P1.mx:2,S").write_bytes(delivery_report("<old@x.vn>"))
+
+    code, out = run("notify", "bounces", "--maildir", str(box))
+    assert (code, out.strip()) == (0, "failed 1, delivered 0, ignored 1")
+    assert list((box / "new").iterdir()) == []
+    assert sorted(p.name for p in (box / "cur").iterdir()) == [
+        "1638316700.M0P1.mx:2,S",
+        "1638316800.M1P1.mx:2,S",
+        "1638316801.M2P1.mx:2,S",
+    ]
+    with make_sessionmaker(engine)() as s:
+        assert s.scalars(select(OutboxMessage.status)).one() == "failed"
+    code, out = run("notify", "bounces", "--maildir", str(box))
+    assert (code, out.strip()) == (0, "failed 0, delivered 0, ignored 0")
+    code, out = run("notify", "bounces", "--maildir", str(tmp_path))
+    assert code == 1
+    assert "not a Maildir" in out
+    engine.dispose()
