@@ -397,7 +397,8 @@ def test_a_mail_servers_pipe_hands_bounces_to_notify_bounces(db_url: str, tmp_pa
     piped = CliRunner().invoke(app, ["notify", "bounces"], input=delivery_report(headers[0]))
     assert (piped.exit_code, piped.output.strip()) == (0, "failed 1, delivered 0, ignored 0")
     other = tmp_path / "2.eml"
-    other.write_bytes(delivery_report(headers[1], returned="message"))
+    unknown = 'X-Postfix; unknown user: "cuc.pham"'  # the mailbox name alone, masked too
+    other.write_bytes(delivery_report(headers[1], returned="message", diagnostic=unknown))
     away = tmp_path / "away.eml"
     away.write_bytes(auto_reply(headers[1]))
     code, out = run("notify", "bounces", str(other), str(away))
@@ -405,6 +406,10 @@ def test_a_mail_servers_pipe_hands_bounces_to_notify_bounces(db_url: str, tmp_pa
     with make_sessionmaker(engine)() as s:
         states = {m.recipient: m.status for m in s.scalars(select(OutboxMessage))}
     assert states == {"an.tran@example.vn": "failed", "cuc.pham@example.vn": "failed"}
+    with make_sessionmaker(engine)() as s:
+        errors = {m.recipient: m.last_error for m in s.scalars(select(OutboxMessage))}
+    assert errors["cuc.pham@example.vn"] == 'bounce 5.1.1: unknown user: "cu***"'
+    assert errors["an.tran@example.vn"].startswith("bounce 5.1.1: 550 5.1.1 <an***@example.vn>")
     code, out = run("notify", "bounces", str(tmp_path / "missing.eml"))
     assert code == 1
     assert "missing.eml" in out

@@ -73,3 +73,18 @@ def test_a_long_answer_is_cut_and_an_answer_may_be_missing() -> None:
     assert len(long.error()) == DIAGNOSTIC_LIMIT
     (bare,) = read_report(KEY, delivery_report(header, diagnostic=""))
     assert bare.error() == "bounce 5.1.1"
+
+
+def test_a_report_that_postfix_sent_is_read() -> None:
+    """``postfix-bounce.eml``: what Postfix 3.7 (Debian 12) sent back for a warning e-mail to
+    an unknown user, the e-mail sent by ``SmtpAdapter`` under the development secret."""
+    from pathlib import Path
+
+    from phongdich.config import DEV_SECRET
+
+    raw = (Path(__file__).parents[1] / "support" / "postfix-bounce.eml").read_bytes()
+    (outcome,) = read_report(bounce_key(DEV_SECRET), raw)
+    assert (outcome.message_id, outcome.created) == (1, 1_796_511_043)
+    assert (outcome.action, outcome.status) == ("failed", "5.1.1")
+    assert outcome.diagnostic == 'unknown user: "khongco"'
+    assert read_report(KEY, raw) == []  # another platform's key

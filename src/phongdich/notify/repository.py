@@ -191,18 +191,18 @@ class OutboxRepository:
             self.session.execute(update(OutboxMessage), rows)
         return len(rows), [mid for mid in ids if mid not in taken]
 
-    def created_of_handed_on(self, ids: Collection[int], channel: str) -> dict[int, datetime]:
-        """The creation times of the messages of these ids on ``channel`` that were handed to
-        a gateway or mail server (what a report about them can change)."""
+    def handed_on(self, ids: Collection[int], channel: str) -> dict[int, tuple[datetime, str]]:
+        """(creation time, recipient) of the messages of these ids on ``channel`` that were
+        handed to a gateway or mail server (what a report about them can change)."""
         if not ids:
             return {}
-        stmt = select(OutboxMessage.id, OutboxMessage.created_at).where(
+        stmt = select(OutboxMessage.id, OutboxMessage.created_at, OutboxMessage.recipient).where(
             OutboxMessage.id.in_(sorted(ids)),
             OutboxMessage.channel == channel,
             OutboxMessage.status.in_(("sent", "delivered", "failed")),
             OutboxMessage.sent_at.is_not(None),
         )
-        return {mid: created for mid, created in self.session.execute(stmt)}
+        return {mid: (created, to) for mid, created, to in self.session.execute(stmt)}
 
     def latest_to(self, recipient: str, limit: int = 10) -> Sequence[OutboxMessage]:
         stmt = (

@@ -59,15 +59,20 @@ class Bounces:
         from phongdich.notify.tasks import scrub
 
         outcomes = bounces.read_report(self.key, raw)
-        created = self.repo.created_of_handed_on({o.message_id for o in outcomes}, "email")
+        sent = self.repo.handed_on({o.message_id for o in outcomes}, "email")
         # One state per message: a failure reported for any of its recipients wins.
         states: dict[int, tuple[str, str]] = {}
         for o in outcomes:
-            at = created.get(o.message_id)
-            if at is None or int(at.timestamp()) != o.created:
+            created, recipient = sent.get(o.message_id, (None, ""))
+            if created is None or int(created.timestamp()) != o.created:
                 continue
             if o.action == bounces.FAILED:
-                states[o.message_id] = ("failed", scrub(o.error()))
+                # Servers quote the address, or only its mailbox name ("unknown user: …").
+                error = scrub(o.error())
+                local = recipient.rpartition("@")[0]
+                if len(local) > 2:
+                    error = error.replace(local, f"{local[:2]}***")
+                states[o.message_id] = ("failed", error)
             else:
                 states.setdefault(o.message_id, ("delivered", ""))
         if not states:
