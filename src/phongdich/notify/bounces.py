@@ -133,8 +133,8 @@ def read_report(key: bytes, raw: bytes) -> list[Outcome]:
             action = _clean(block.get("Action")).lower()
             if action not in (FAILED, DELIVERED):
                 continue
-            status = _clean(block.get("Status")).split(" ")[0] if block.get("Status") else ""
-            diagnostic = _clean(block.get("Diagnostic-Code"))
+            status = _clean(block.get("Status")).split(" ")[0]
             status = status or ("5.0.0" if action == FAILED else "2.0.0")
+            diagnostic = _clean(block.get("Diagnostic-Code"))
             outcomes.append(Outcome(named[0], named[1], action, status, diagnostic))
     return outcomes

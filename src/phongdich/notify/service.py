@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from phongdich.kit.text import mask_email
 from phongdich.notify import bounces
 from phongdich.notify.models import OutboxMessage
 from phongdich.notify.repository import OutboxRepository
@@ -71,7 +72,7 @@ class Bounces:
                 error = scrub(o.error())
                 local = recipient.rpartition("@")[0]
                 if len(local) > 2:
-                    error = error.replace(local, f"{local[:2]}***")
+                    error = error.replace(local, mask_email(recipient).rpartition("@")[0])
                 states[o.message_id] = ("failed", error)
             else:
                 states.setdefault(o.message_id, ("delivered", ""))
