@@ -31,3 +31,15 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.database_url == "sqlite:////tmp/x.db"
     assert s.qr_key_bytes() == {3: b"abc"}
+
+
+@pytest.mark.parametrize("hotline", ["gọi 1022", "1022;", "", "+", "1022 ", "1" * 19])
+def test_a_hotline_that_would_not_fit_a_7_bit_sms_is_refused(hotline: str) -> None:
+    with pytest.raises(ValidationError, match="hotline"):
+        Settings(hotline=hotline)
+
+
+def test_a_hotline_of_digits_spaces_and_dots_is_taken() -> None:
+    for hotline in ("1022", "1900 9095", "+84 24.3825.1111"):
+        assert Settings(hotline=hotline).hotline == hotline
+    assert Settings().hotline == "1022"
